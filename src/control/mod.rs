@@ -1,0 +1,1 @@
+//! control: see lib.rs for what this module owns.

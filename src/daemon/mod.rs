@@ -1,0 +1,1 @@
+//! daemon: see lib.rs for what this module owns.

@@ -1,0 +1,1 @@
+//! hooks: see lib.rs for what this module owns.

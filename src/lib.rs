@@ -1,0 +1,23 @@
+//! baton: a VRRP failover agent that reads keepalived's configuration unchanged.
+//!
+//! The crate is layered (see `DESIGN.md` in the shared docs); imports only point down:
+//!
+//! | module    | owns                                                          |
+//! |-----------|---------------------------------------------------------------|
+//! | `wire`    | VRRP v2/v3 bytes: parse, emit, checksums                      |
+//! | `proto`   | the sans-IO state machine per instance, sync groups, priority |
+//! | `config`  | keepalived.conf and YAML into a validated, typed model        |
+//! | `track`   | vrrp_script, track_file, track_process, interface watching    |
+//! | `net`     | raw sockets, multicast, netlink addresses/routes, GARP / NA   |
+//! | `hooks`   | notify scripts in order, notify FIFO                          |
+//! | `control` | local control socket: status, promote, demote, reload         |
+//! | `daemon`  | the async driver that owns every instance                     |
+
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod hooks;
+pub mod net;
+pub mod proto;
+pub mod track;
+pub mod wire;

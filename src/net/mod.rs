@@ -1,0 +1,1 @@
+//! net: see lib.rs for what this module owns.

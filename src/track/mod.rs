@@ -1,0 +1,1 @@
+//! track: see lib.rs for what this module owns.

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what baton's tests need (keepalived, iproute2, tcpdump) and runs every test:
+# formatting, lints, unit tests, the protocol simulation, and the network-namespace
+# end-to-end and interop tests. Run as root: the namespace tests need it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v keepalived >/dev/null || need+=(keepalived)
+command -v tcpdump >/dev/null || need+=(tcpdump)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "tests/all.sh: missing ${need[*]}; run as root so they can be installed" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked --all-targets
