@@ -1,6 +1,243 @@
-//! baton command line. Skeleton; the daemon work fills it in.
+//! baton's command line: `run`, `check`, `status`, operator commands, and keepalived's
+//! own flags so that `baton -f /etc/keepalived/keepalived.conf -n -l -D` works as a drop-in.
+//!
+//! Exit codes: 0 success; 1 the config has errors or the daemon failed; 2 usage errors
+//! (clap); 3 the control socket could not be reached.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use baton::control::{self, Request, Response};
+
+const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+
+/// VRRP failover agent: reads keepalived.conf, holds virtual addresses, runs notify hooks.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    keepalived: KeepalivedFlags,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the VRRP daemon in the foreground.
+    Run(RunArgs),
+    /// Check a configuration and report every problem with FILE:LINE:COL.
+    Check(CheckArgs),
+    /// Show the state of every instance of a running baton.
+    Status {
+        #[command(flatten)]
+        socket: SocketArg,
+        /// Print the raw JSON status.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an instance master now and keep it there until `release`.
+    Promote(OperatorArgs),
+    /// Make an instance step down and stay backup until `release`.
+    Demote(OperatorArgs),
+    /// Undo `promote` or `demote`.
+    Release(OperatorArgs),
+    /// Ask a running baton to re-read its configuration (same as SIGHUP).
+    Reload {
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Show failover on this machine: builds network namespaces, runs baton nodes in them,
+    /// kills the master, fails a check, brings it back, and prints a timeline (as root).
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Configuration file (keepalived.conf syntax, or YAML from `check --dump`).
+    #[arg(short = 'f', long = "use-file", default_value = DEFAULT_CONFIG)]
+    file: PathBuf,
+    /// Write the process id here.
+    #[arg(short = 'p', long = "pid")]
+    pid_file: Option<PathBuf>,
+    /// Control socket path.
+    #[arg(long, default_value = control::DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Identity for `@id` conditional lines (default: the short host name).
+    #[arg(short = 'i', long)]
+    config_id: Option<String>,
+    /// More detailed logs (keepalived's -D).
+    #[arg(short = 'D', long = "log-detail")]
+    log_detail: bool,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Configuration file (keepalived.conf syntax, or YAML).
+    #[arg(short = 'f', long = "use-file", default_value = DEFAULT_CONFIG)]
+    file: PathBuf,
+    /// Print the resolved configuration as YAML.
+    #[arg(long)]
+    dump: bool,
+    /// Identity for `@id` conditional lines (default: the short host name).
+    #[arg(short = 'i', long)]
+    config_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct SocketArg {
+    /// Control socket of the running baton.
+    #[arg(long, default_value = control::DEFAULT_SOCKET)]
+    socket: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct OperatorArgs {
+    /// The vrrp_instance name.
+    instance: String,
+    #[command(flatten)]
+    socket: SocketArg,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Advertisement interval of the demo nodes, in seconds.
+    #[arg(long, default_value_t = 0.1)]
+    advert_int: f64,
+}
+
+/// keepalived's command line, accepted as is so existing units and scripts keep working.
+#[derive(Debug, Args)]
+struct KeepalivedFlags {
+    /// Configuration file.
+    #[arg(short = 'f', long = "use-file")]
+    file: Option<PathBuf>,
+    /// Check the configuration and exit (0: it would run, 1: it has errors).
+    #[arg(short = 't', long = "config-test")]
+    config_test: bool,
+    /// Stay in the foreground (baton always does).
+    #[arg(short = 'n', long = "dont-fork")]
+    dont_fork: bool,
+    /// Log to the console (baton logs to stderr, which journald captures).
+    #[arg(short = 'l', long = "log-console")]
+    log_console: bool,
+    /// Detailed logs.
+    #[arg(short = 'D', long = "log-detail")]
+    log_detail: bool,
+    /// Process id file.
+    #[arg(short = 'p', long = "pid")]
+    pid_file: Option<PathBuf>,
+    /// VRRP process id file (baton runs one process; written like --pid).
+    #[arg(short = 'r', long = "vrrp_pid")]
+    vrrp_pid_file: Option<PathBuf>,
+    /// Run only the VRRP side (baton has no other).
+    #[arg(short = 'P', long = "vrrp")]
+    vrrp_only: bool,
+    /// Identity for `@id` conditional lines.
+    #[arg(short = 'i', long = "config-id")]
+    config_id: Option<String>,
+    /// Syslog facility (accepted, ignored: baton logs to stderr / journald).
+    #[arg(short = 'S', long = "log-facility")]
+    log_facility: Option<String>,
+    /// Write the log to this file instead of stderr.
+    #[arg(short = 'g', long = "log-file")]
+    log_file: Option<PathBuf>,
+}
 
 fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Check(args)) => check(args),
+        Some(Command::Status { socket, json }) => status(&socket.socket, json),
+        Some(Command::Promote(a)) => operator(&a.socket.socket, Request::Promote { instance: a.instance }),
+        Some(Command::Demote(a)) => operator(&a.socket.socket, Request::Demote { instance: a.instance }),
+        Some(Command::Release(a)) => operator(&a.socket.socket, Request::Release { instance: a.instance }),
+        Some(Command::Reload { socket }) => operator(&socket.socket, Request::Reload),
+        Some(Command::Demo(args)) => demo(args),
+        None => keepalived_style(cli.keepalived),
+    }
+}
+
+fn keepalived_style(k: KeepalivedFlags) -> ExitCode {
+    let file = k.file.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    if k.config_test {
+        return check(CheckArgs {
+            file,
+            dump: false,
+            config_id: k.config_id,
+        });
+    }
+    run(RunArgs {
+        file,
+        pid_file: k.pid_file.or(k.vrrp_pid_file),
+        socket: PathBuf::from(control::DEFAULT_SOCKET),
+        config_id: k.config_id,
+        log_detail: k.log_detail,
+    })
+}
+
+fn run(_args: RunArgs) -> ExitCode {
+    todo!("daemon")
+}
+
+fn check(_args: CheckArgs) -> ExitCode {
+    todo!("config")
+}
+
+fn demo(_args: DemoArgs) -> ExitCode {
+    todo!("demo")
+}
+
+fn status(socket: &std::path::Path, json: bool) -> ExitCode {
+    match control::request(socket, &Request::Status, Duration::from_secs(5)) {
+        Ok(Response::Status(s)) if json => match serde_json::to_string_pretty(&s) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Ok(Response::Status(s)) => {
+            print!("{}", control::render(&s));
+            ExitCode::SUCCESS
+        }
+        Ok(other) => answer(other),
+        Err(e) => {
+            eprintln!("baton: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn operator(socket: &std::path::Path, req: Request) -> ExitCode {
+    match control::request(socket, &req, Duration::from_secs(5)) {
+        Ok(resp) => answer(resp),
+        Err(e) => {
+            eprintln!("baton: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn answer(resp: Response) -> ExitCode {
+    match resp {
+        Response::Ok { message } => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Response::Error { message } => {
+            eprintln!("baton: {message}");
+            ExitCode::FAILURE
+        }
+        Response::Status(_) => ExitCode::SUCCESS,
+    }
+}
+
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("baton: {e}");
+    ExitCode::FAILURE
 }

@@ -163,7 +163,7 @@ pub enum Action {
 }
 
 /// Per-instance counters, mirroring the VRRP MIB statistics.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     pub adverts_sent: u64,
     pub adverts_received: u64,
