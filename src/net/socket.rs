@@ -502,7 +502,9 @@ mod tests {
     fn refuses_malformed_headers() {
         assert!(ipv4_header(&[]).is_none());
         assert!(ipv4_header(&[0x45; 19]).is_none());
-        assert!(ipv4_header(&header(4, 20, 112, 255)).is_none(), "IHL below 5");
+        let mut short_ihl = header(5, 20, 112, 255);
+        short_ihl[0] = 0x44;
+        assert!(ipv4_header(&short_ihl).is_none(), "IHL below 5");
         let mut v6 = header(5, 20, 112, 255);
         v6[0] = 0x65;
         assert!(ipv4_header(&v6).is_none(), "version 6");
