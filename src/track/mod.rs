@@ -52,26 +52,62 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Starts watching everything in `specs`. Must be called inside a tokio runtime.
+    /// Starts watching everything in `specs`; each object reports its initial reading
+    /// on `events` right away. Must be called inside a tokio runtime.
     pub fn start(
         specs: TrackSpecs,
         settings: ScriptSettings,
         events: UnboundedSender<TrackEvent>,
     ) -> Tracker {
-        todo!("{specs:?} {settings:?} {events:?} {:?}", Tracker::empty().tasks.len())
-    }
-
-    fn empty() -> Tracker {
-        Tracker { tasks: Vec::new(), scripts: Vec::new() }
+        let mut tasks = Vec::new();
+        let mut scripts = Vec::new();
+        for spec in specs.scripts {
+            let report = Arc::new(Mutex::new(ScriptReport {
+                name: spec.name.clone(),
+                status: if spec.init_fail {
+                    TrackStatus::Down
+                } else {
+                    TrackStatus::Up
+                },
+                last: None,
+                last_at: None,
+                consecutive: 0,
+                runs: 0,
+                disabled: None,
+            }));
+            scripts.push(Arc::clone(&report));
+            tasks.push(tokio::spawn(script::run(
+                spec,
+                settings,
+                events.clone(),
+                report,
+            )));
+        }
+        for spec in specs.files {
+            tasks.push(tokio::spawn(file::run(spec, events.clone())));
+        }
+        for spec in specs.processes {
+            tasks.push(tokio::spawn(process::run(spec, events.clone())));
+        }
+        Tracker { tasks, scripts }
     }
 
     /// The last result of every script, for the control socket.
     pub fn script_reports(&self) -> Vec<ScriptReport> {
-        todo!("{}", self.scripts.len())
+        self.scripts
+            .iter()
+            .filter_map(|r| r.lock().ok().map(|r| r.clone()))
+            .collect()
     }
 
     /// Cancels every task; a script still running is killed with its process group.
     pub async fn stop(self) {
-        todo!()
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            // Awaiting makes sure the aborted task was dropped (and its script killed).
+            let _ = t.await;
+        }
     }
 }
