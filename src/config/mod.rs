@@ -1,1 +1,131 @@
-//! config: see lib.rs for what this module owns.
+//! config: keepalived.conf (or its YAML form) into a validated, typed model.
+//!
+//! Pipeline: [`lexer`] (lines of tokens with file:line:col) → [`preproc`]
+//! (include, `@id` conditionals, `$NAME` definitions, `~SEQ`/`~LST`) →
+//! [`parser`] (a tree of keyword blocks) → [`build`] (the typed [`model`])
+//! → [`validate`] (cross-checks). Every stage records problems as
+//! [`Diagnostic`]s and keeps going, so one run reports everything.
+//!
+//! This module depends on nothing else in the crate and does no async I/O;
+//! it reads files with `std::fs` and `/sys/class/net` for the interface check.
+
+pub mod build;
+pub mod diag;
+pub mod lexer;
+pub mod model;
+pub mod parser;
+pub mod preproc;
+pub mod split;
+pub mod validate;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+pub use diag::{Diagnostic, Loc, Severity, summary};
+pub use model::Config;
+
+/// The default configuration path, as keepalived's.
+pub const DEFAULT_PATH: &str = "/etc/keepalived/keepalived.conf";
+
+/// How to load a configuration.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The `@id` conditional id; `None`: the short host name.
+    pub config_id: Option<String>,
+    /// Warn about interfaces missing from this host (`/sys/class/net`).
+    pub check_interfaces: bool,
+    /// Where to look for interfaces (tests point it elsewhere);
+    /// `None`: `/sys/class/net`.
+    pub sys_class_net: Option<PathBuf>,
+}
+
+impl LoadOptions {
+    /// The id used for `@id` lines.
+    pub fn effective_config_id(&self) -> String {
+        match &self.config_id {
+            Some(id) => id.clone(),
+            None => short_hostname(),
+        }
+    }
+}
+
+fn short_hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    name.trim().split('.').next().unwrap_or("").to_string()
+}
+
+/// A configuration that can run, with the warnings and notes found on the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// Warnings and notes (never errors), in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A configuration that cannot run: every diagnostic found, errors included.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", render(.diagnostics))]
+pub struct LoadFailure {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+fn render(diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        out.push_str(&d.to_string());
+        out.push('\n');
+    }
+    out.push_str(&summary(diags));
+    out
+}
+
+/// Whether `path` is read as YAML (by extension `.yaml` / `.yml`).
+pub fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml") | Some("yml")
+    )
+}
+
+/// Load, resolve and validate a configuration file (keepalived.conf syntax,
+/// or YAML by extension). On success the model and its warnings; on failure
+/// every diagnostic, errors and warnings alike, in file order.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadFailure> {
+    let (config, diagnostics) = load_all(path, opts);
+    match config {
+        Some(config) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(Loaded {
+            config,
+            diagnostics,
+        }),
+        _ => Err(LoadFailure { diagnostics }),
+    }
+}
+
+/// Like [`load`] but always returns what could be built plus everything
+/// found; `baton check --dump` uses it to show a model even with warnings.
+pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnostic>) {
+    let (config, mut diags) = if is_yaml(path) {
+        match yaml::read(path) {
+            Ok(c) => {
+                let spans = build::Spans::for_file(path);
+                (Some(c), spans.into_diags())
+            }
+            Err(d) => (None, vec![d]),
+        }
+    } else {
+        let mut diags = Vec::new();
+        let lines = preproc::expand(path, &opts.effective_config_id(), &mut diags);
+        let tree = parser::parse(&lines, &mut diags);
+        let (config, spans) = build::build(&tree, &mut diags);
+        let _ = spans;
+        (Some(config), diags)
+    };
+    if let Some(c) = &config {
+        let spans = build::Spans::for_file(path);
+        validate::validate(c, &spans, opts, &mut diags);
+    }
+    diags.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    (config, diags)
+}

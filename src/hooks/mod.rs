@@ -1,1 +1,531 @@
-//! hooks: see lib.rs for what this module owns.
+//! hooks: notify scripts and notify FIFOs, run the way keepalived runs them.
+//!
+//! The engine calls [`HookRunner::enqueue`] for every state transition of an instance or
+//! sync group; that call never blocks. Each instance and each sync group has its own
+//! queue served by its own task, so two hooks of one target never overlap and always run
+//! in transition order, while different targets do not wait for each other. Every hook
+//! start and end goes back to the daemon as a [`HookReport`].
+//!
+//! Argument conventions (keepalived.conf(5)):
+//! - `notify_master` / `notify_backup` / `notify_fault` / `notify_stop` and
+//!   `notify_master_rx_lower_pri` run with exactly their configured argv.
+//! - the generic `notify` runs after the state-specific one, with four arguments appended:
+//!   `INSTANCE|GROUP`, the name, `MASTER|BACKUP|FAULT|STOP`, and the priority
+//!   (instances: their current priority; groups: always `0`).
+//! - notify FIFOs get one line per transition: `INSTANCE "VI_1" MASTER 100` or
+//!   `GROUP "G1" BACKUP 0`, and `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`.
+//!
+//! This module may not decide states or read configuration files; it only runs what it
+//! is told.
+
+pub mod exec;
+pub mod fifo;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use exec::{ExecError, Program, RunAs, RunOutcome, Running, check_script_security};
+use fifo::NotifyFifo;
+
+/// One configured script: argv as written in the config, and the user to run it as
+/// (`None`: the global script user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookCmd {
+    pub argv: Vec<String>,
+    pub run_as: Option<RunAs>,
+}
+
+/// The notify scripts of one instance or sync group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifySpec {
+    pub master: Option<HookCmd>,
+    pub backup: Option<HookCmd>,
+    pub fault: Option<HookCmd>,
+    pub stop: Option<HookCmd>,
+    /// Generic `notify`: called after the specific one, with 4 arguments appended.
+    pub notify: Option<HookCmd>,
+    pub master_rx_lower_pri: Option<HookCmd>,
+}
+
+/// A notify FIFO (`notify_fifo` / `vrrp_notify_fifo`) and its optional reader script,
+/// which gets the FIFO path appended as its last argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoSpec {
+    pub path: PathBuf,
+    pub script: Option<HookCmd>,
+}
+
+/// Settings shared by every hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookSettings {
+    /// `script_user` (or keepalived's default, see [`exec::default_script_user`]).
+    pub script_user: RunAs,
+    /// `enable_script_security`.
+    pub script_security: bool,
+    /// A hook still running after this long is killed with its process group.
+    pub timeout: Duration,
+    pub fifos: Vec<FifoSpec>,
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        HookSettings {
+            script_user: RunAs::current(),
+            script_security: false,
+            timeout: Duration::from_secs(30),
+            fifos: Vec::new(),
+        }
+    }
+}
+
+/// What a hook is about: one instance or one sync group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    Instance(String),
+    Group(String),
+}
+
+/// The event that triggers hooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Notify {
+    Master,
+    Backup,
+    Fault,
+    Stop,
+    /// A master received an advert with a lower priority (instances only).
+    MasterRxLowerPri,
+}
+
+impl Notify {
+    /// The word keepalived uses in notify arguments and FIFO lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notify::Master => "MASTER",
+            Notify::Backup => "BACKUP",
+            Notify::Fault => "FAULT",
+            Notify::Stop => "STOP",
+            Notify::MasterRxLowerPri => "MASTER_RX_LOWER_PRI",
+        }
+    }
+}
+
+/// Which configured script a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HookKind {
+    Master,
+    Backup,
+    Fault,
+    Stop,
+    /// The generic `notify`.
+    Generic,
+    MasterRxLowerPri,
+    /// `notify_fifo_script`.
+    FifoScript,
+}
+
+/// One step in a hook's life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HookPhase {
+    Started {
+        pid: u32,
+    },
+    Finished {
+        outcome: RunOutcome,
+    },
+    /// Not run: unknown program, insecure path, spawn failure.
+    Refused {
+        reason: String,
+    },
+}
+
+/// Sent to the daemon for every hook start and end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookReport {
+    pub target: Target,
+    pub kind: HookKind,
+    pub argv: Vec<String>,
+    /// Wall clock of this phase (CLOCK_REALTIME, comparable with timestamps scripts write).
+    pub at: SystemTime,
+    /// When the transition was enqueued.
+    pub enqueued: SystemTime,
+    pub phase: HookPhase,
+}
+
+/// The scripts of one target, checked once when they were set.
+#[derive(Debug, Default)]
+struct Prepared {
+    master: Option<Result<Program, ExecError>>,
+    backup: Option<Result<Program, ExecError>>,
+    fault: Option<Result<Program, ExecError>>,
+    stop: Option<Result<Program, ExecError>>,
+    notify: Option<Result<Program, ExecError>>,
+    master_rx_lower_pri: Option<Result<Program, ExecError>>,
+}
+
+/// One transition waiting in a target's queue.
+struct Job {
+    notify: Notify,
+    priority: u8,
+    enqueued: SystemTime,
+    scripts: Arc<Prepared>,
+}
+
+struct Queue {
+    scripts: Arc<Prepared>,
+    jobs: UnboundedSender<Job>,
+    worker: JoinHandle<()>,
+}
+
+struct FifoReader {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// Owns the per-target queues and the notify FIFOs.
+pub struct HookRunner {
+    settings: HookSettings,
+    reports: UnboundedSender<HookReport>,
+    queues: HashMap<Target, Queue>,
+    fifos: Vec<NotifyFifo>,
+    readers: Vec<FifoReader>,
+}
+
+fn prepare(cmd: &Option<HookCmd>, settings: &HookSettings) -> Option<Result<Program, ExecError>> {
+    cmd.as_ref().map(|c| {
+        let run_as = c.run_as.unwrap_or(settings.script_user);
+        let prepared = Program::prepare(&c.argv, run_as, settings.script_security);
+        match &prepared {
+            Err(e) => tracing::error!(argv = ?c.argv, "notify script disabled: {e}"),
+            Ok(p) => {
+                if let Some(why) = &p.insecure {
+                    tracing::warn!(
+                        argv = ?c.argv,
+                        "unsafe permissions for notify script (enable_script_security would refuse it): {why}"
+                    );
+                }
+            }
+        }
+        prepared
+    })
+}
+
+impl HookRunner {
+    /// Opens the FIFOs (creating them if missing) and starts their reader scripts. Must
+    /// be called inside a tokio runtime. A FIFO that cannot be used is logged and skipped.
+    pub fn new(settings: HookSettings, reports: UnboundedSender<HookReport>) -> Self {
+        let mut fifos = Vec::new();
+        let mut readers = Vec::new();
+        for spec in &settings.fifos {
+            // keepalived starts the reader before opening, so it is ready for the first line.
+            if let Some(cmd) = &spec.script {
+                let target = Target::Instance(String::new());
+                match prepare(&Some(cmd.clone()), &settings) {
+                    Some(Ok(program)) => {
+                        let extra = vec![spec.path.display().to_string()];
+                        let (stop, stop_rx) = oneshot::channel();
+                        let reports = reports.clone();
+                        let task = tokio::spawn(async move {
+                            run_reader(program, extra, stop_rx, reports).await;
+                        });
+                        readers.push(FifoReader { stop, task });
+                    }
+                    Some(Err(e)) => send_refused(
+                        &reports,
+                        &target,
+                        HookKind::FifoScript,
+                        &cmd.argv,
+                        SystemTime::now(),
+                        &e,
+                    ),
+                    None => {}
+                }
+            }
+            match NotifyFifo::open(&spec.path) {
+                Ok(f) => fifos.push(f),
+                Err(e) => tracing::error!("{e}"),
+            }
+        }
+        HookRunner {
+            settings,
+            reports,
+            queues: HashMap::new(),
+            fifos,
+            readers,
+        }
+    }
+
+    /// Registers (or replaces, on reload) the notify scripts of a target. Transitions
+    /// already queued keep the scripts they were queued with.
+    pub fn set_notify(&mut self, target: Target, spec: NotifySpec) {
+        let s = &self.settings;
+        let scripts = Arc::new(Prepared {
+            master: prepare(&spec.master, s),
+            backup: prepare(&spec.backup, s),
+            fault: prepare(&spec.fault, s),
+            stop: prepare(&spec.stop, s),
+            notify: prepare(&spec.notify, s),
+            master_rx_lower_pri: prepare(&spec.master_rx_lower_pri, s),
+        });
+        if let Some(q) = self.queues.get_mut(&target) {
+            q.scripts = scripts;
+            return;
+        }
+        let (jobs, rx) = unbounded_channel();
+        let worker = tokio::spawn(serve_queue(
+            target.clone(),
+            rx,
+            self.settings.timeout,
+            self.reports.clone(),
+        ));
+        self.queues.insert(
+            target,
+            Queue {
+                scripts,
+                jobs,
+                worker,
+            },
+        );
+    }
+
+    /// Records a transition: writes the FIFO lines now and queues the scripts behind any
+    /// earlier ones of the same target. Never blocks. `priority` is ignored for groups.
+    pub fn enqueue(&mut self, target: &Target, notify: Notify, priority: u8) {
+        let enqueued = SystemTime::now();
+        // keepalived.conf(5): STOP only applies to instances, MASTER_RX_LOWER_PRI too.
+        let instance_only = matches!(notify, Notify::Stop | Notify::MasterRxLowerPri);
+        if !(instance_only && matches!(target, Target::Group(_))) {
+            let text = fifo::line(target, notify, priority);
+            for f in &mut self.fifos {
+                if !f.write_line(&text) {
+                    tracing::warn!(fifo = %f.path().display(), line = %text, "notify FIFO full, line dropped");
+                }
+            }
+        }
+        let Some(q) = self.queues.get(target) else {
+            return;
+        };
+        let job = Job {
+            notify,
+            priority,
+            enqueued,
+            scripts: Arc::clone(&q.scripts),
+        };
+        if q.jobs.send(job).is_err() {
+            tracing::error!(?target, "notify queue closed; transition not run");
+        }
+    }
+
+    /// Lines dropped because a FIFO was full.
+    pub fn fifo_drops(&self) -> u64 {
+        self.fifos.iter().map(NotifyFifo::drops).sum()
+    }
+
+    /// Waits until every queued hook has finished or `deadline` passed (then kills what
+    /// still runs with its process group), closes the FIFOs and stops their reader
+    /// scripts. Call after enqueueing the STOP transitions on shutdown.
+    pub async fn shutdown(self, deadline: Duration) {
+        let until = tokio::time::Instant::now() + deadline;
+        let HookRunner {
+            queues,
+            fifos,
+            readers,
+            ..
+        } = self;
+        for (_, q) in queues {
+            // Dropping the sender lets the worker finish its queue and end.
+            drop(q.jobs);
+            let mut worker = q.worker;
+            if tokio::time::timeout_at(until, &mut worker).await.is_err() {
+                // Aborting drops the running hook, which kills its process group.
+                worker.abort();
+                let _ = worker.await;
+            }
+        }
+        // Closing our end gives readers EOF; give them until the deadline, then kill.
+        drop(fifos);
+        for r in readers {
+            let _ = r.stop.send(());
+            let _ = r.task.await;
+        }
+    }
+}
+
+fn send_refused(
+    reports: &UnboundedSender<HookReport>,
+    target: &Target,
+    kind: HookKind,
+    argv: &[String],
+    enqueued: SystemTime,
+    e: &ExecError,
+) {
+    let _ = reports.send(HookReport {
+        target: target.clone(),
+        kind,
+        argv: argv.to_vec(),
+        at: SystemTime::now(),
+        enqueued,
+        phase: HookPhase::Refused {
+            reason: e.to_string(),
+        },
+    });
+}
+
+/// Runs one transition's scripts: the state-specific one, then the generic `notify`.
+async fn serve_queue(
+    target: Target,
+    mut jobs: UnboundedReceiver<Job>,
+    timeout: Duration,
+    reports: UnboundedSender<HookReport>,
+) {
+    while let Some(job) = jobs.recv().await {
+        let s = &job.scripts;
+        let (kind, specific) = match job.notify {
+            Notify::Master => (HookKind::Master, &s.master),
+            Notify::Backup => (HookKind::Backup, &s.backup),
+            Notify::Fault => (HookKind::Fault, &s.fault),
+            Notify::Stop => (HookKind::Stop, &s.stop),
+            Notify::MasterRxLowerPri => (HookKind::MasterRxLowerPri, &s.master_rx_lower_pri),
+        };
+        if let Some(p) = specific {
+            run_hook(&target, kind, p, &[], job.enqueued, timeout, &reports).await;
+        }
+        let generic = match (job.notify, &target) {
+            (Notify::MasterRxLowerPri, _) | (Notify::Stop, Target::Group(_)) => None,
+            _ => s.notify.as_ref(),
+        };
+        if let Some(p) = generic {
+            let extra = match &target {
+                Target::Instance(name) => [
+                    "INSTANCE".to_owned(),
+                    name.clone(),
+                    job.notify.as_str().to_owned(),
+                    job.priority.to_string(),
+                ],
+                Target::Group(name) => [
+                    "GROUP".to_owned(),
+                    name.clone(),
+                    job.notify.as_str().to_owned(),
+                    "0".to_owned(),
+                ],
+            };
+            run_hook(
+                &target,
+                HookKind::Generic,
+                p,
+                &extra,
+                job.enqueued,
+                timeout,
+                &reports,
+            )
+            .await;
+        }
+    }
+}
+
+async fn run_hook(
+    target: &Target,
+    kind: HookKind,
+    program: &Result<Program, ExecError>,
+    extra: &[String],
+    enqueued: SystemTime,
+    timeout: Duration,
+    reports: &UnboundedSender<HookReport>,
+) {
+    let program = match program {
+        Ok(p) => p,
+        Err(e) => {
+            send_refused(reports, target, kind, &[], enqueued, e);
+            return;
+        }
+    };
+    let argv: Vec<String> = program.argv().iter().chain(extra).cloned().collect();
+    let report = |at: SystemTime, phase: HookPhase| {
+        let _ = reports.send(HookReport {
+            target: target.clone(),
+            kind,
+            argv: argv.clone(),
+            at,
+            enqueued,
+            phase,
+        });
+    };
+    match program.spawn(extra) {
+        Err(e) => report(
+            SystemTime::now(),
+            HookPhase::Refused {
+                reason: e.to_string(),
+            },
+        ),
+        Ok(running) => {
+            report(running.started, HookPhase::Started { pid: running.pid });
+            let outcome = running.wait_timeout(timeout).await;
+            if outcome == RunOutcome::TimedOut {
+                tracing::warn!(
+                    ?target,
+                    ?kind,
+                    ?argv,
+                    "notify script timed out after {timeout:?}; killed"
+                );
+            }
+            report(SystemTime::now(), HookPhase::Finished { outcome });
+        }
+    }
+}
+
+/// Keeps a `notify_fifo_script` running until told to stop (or it exits by itself).
+async fn run_reader(
+    program: Program,
+    extra: Vec<String>,
+    stop: oneshot::Receiver<()>,
+    reports: UnboundedSender<HookReport>,
+) {
+    let target = Target::Instance(String::new());
+    let argv: Vec<String> = program.argv().iter().chain(&extra).cloned().collect();
+    let send = |phase: HookPhase, at: SystemTime| {
+        let _ = reports.send(HookReport {
+            target: target.clone(),
+            kind: HookKind::FifoScript,
+            argv: argv.clone(),
+            at,
+            enqueued: at,
+            phase,
+        });
+    };
+    let running = match program.spawn(&extra) {
+        Ok(r) => r,
+        Err(e) => {
+            send(
+                HookPhase::Refused {
+                    reason: e.to_string(),
+                },
+                SystemTime::now(),
+            );
+            return;
+        }
+    };
+    send(HookPhase::Started { pid: running.pid }, running.started);
+    let outcome = {
+        let waiting = running.wait_timeout(Duration::MAX);
+        tokio::pin!(waiting);
+        tokio::select! {
+            outcome = &mut waiting => outcome,
+            _ = stop => {
+                // Give the reader a moment to drain after EOF, then kill it.
+                match tokio::time::timeout(Duration::from_secs(1), &mut waiting).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => RunOutcome::TimedOut,
+                }
+            }
+        }
+    };
+    send(HookPhase::Finished { outcome }, SystemTime::now());
+}

@@ -1,0 +1,1 @@
+//! split: stub, filled in next.
