@@ -361,6 +361,34 @@ struct Sim<'a> {
     settle: Duration,
     verbose: bool,
     steps: u64,
+    cov: Coverage,
+}
+
+/// What the schedules exercised, so a quiet run can be told from a toothless one
+/// (`BATON_SIM_STATS=1` prints it).
+#[derive(Debug, Default, Clone, Copy)]
+struct Coverage {
+    transitions: u64,
+    to_master: u64,
+    to_fault: u64,
+    takeover_checks: u64,
+    settled_checks: u64,
+    best_node_checks: u64,
+    group_schedules: u64,
+    deliveries: u64,
+}
+
+impl Coverage {
+    fn add(&mut self, o: Coverage) {
+        self.transitions += o.transitions;
+        self.to_master += o.to_master;
+        self.to_fault += o.to_fault;
+        self.takeover_checks += o.takeover_checks;
+        self.settled_checks += o.settled_checks;
+        self.best_node_checks += o.best_node_checks;
+        self.group_schedules += o.group_schedules;
+        self.deliveries += o.deliveries;
+    }
 }
 
 /// Delays a chaotic network may add (one and a half intervals: heavy reordering).
@@ -417,6 +445,10 @@ impl<'a> Sim<'a> {
             settle,
             verbose,
             steps: 0,
+            cov: Coverage {
+                group_schedules: u64::from(!sc.groups.is_empty()),
+                ..Coverage::default()
+            },
         }
     }
 
@@ -502,6 +534,9 @@ impl<'a> Sim<'a> {
                         ));
                     }
                     self.nodes[n].state[instance.0] = to;
+                    self.cov.transitions += 1;
+                    self.cov.to_master += u64::from(to == State::Master);
+                    self.cov.to_fault += u64::from(to == State::Fault);
                 }
                 Action::GroupTransition { .. } => {}
                 other => return Err(format!("node {n}: unexpected action {other:?}")),
@@ -719,10 +754,11 @@ impl<'a> Sim<'a> {
     }
 
     /// Invariants that hold on a settled, quiet network.
-    fn check_stable(&self) -> Result<(), String> {
+    fn check_stable(&mut self) -> Result<(), String> {
         if !self.stable() {
             return Ok(());
         }
+        self.cov.settled_checks += 1;
         for inst in 0..self.sc.cfgs[0].len() {
             let live: Vec<(usize, &Node)> = self
                 .nodes
@@ -760,6 +796,9 @@ impl<'a> Sim<'a> {
                 let preempts = op == Op::Promoted
                     || (op == Op::None
                         && (cfg.preempt || cfg.initial_state == InitialState::Master));
+                if preempts {
+                    self.cov.best_node_checks += 1;
+                }
                 if preempts && masters != [best] {
                     return Err(format!(
                         "vrid index {inst}: best node {best} {:?} preempts but masters are {masters:?}",
@@ -925,6 +964,7 @@ impl<'a> Sim<'a> {
                             advert,
                         } => {
                             if let Some(node) = self.nodes[to].node.as_mut() {
+                                self.cov.deliveries += 1;
                                 node.handle(
                                     self.now,
                                     InstanceId(inst),
@@ -939,6 +979,7 @@ impl<'a> Sim<'a> {
                             epoch,
                             crashed,
                         } => {
+                            self.cov.takeover_checks += u64::from(epoch == self.epoch);
                             if epoch == self.epoch && self.master_of(inst).is_empty() {
                                 return Err(format!(
                                     "vrid index {inst}: no takeover within Master_Down_Interval after node {crashed} left"
@@ -962,7 +1003,7 @@ impl<'a> Sim<'a> {
     }
 }
 
-fn run_schedule(seed: u64, verbose: bool) -> Result<u64, String> {
+fn run_schedule(seed: u64, verbose: bool) -> Result<Coverage, String> {
     let mut rng = Rng(seed);
     let sc = scenario(&mut rng);
     let phases = 1 + rng.index(3);
@@ -992,7 +1033,7 @@ fn run_schedule(seed: u64, verbose: bool) -> Result<u64, String> {
     }
     let mut sim = Sim::new(seed, &sc, rng, verbose);
     sim.run(phases)?;
-    Ok(sim.steps)
+    Ok(sim.cov)
 }
 
 fn seed_of(case: u64) -> u64 {
@@ -1021,11 +1062,11 @@ fn simulation() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000);
     let mut failures = Vec::new();
-    let mut steps = 0;
+    let mut cov = Coverage::default();
     for case in 0..cases {
         let seed = seed_of(case);
         match run_schedule(seed, false) {
-            Ok(s) => steps += s,
+            Ok(c) => cov.add(c),
             Err(e) => {
                 if failures.len() < 10 {
                     println!("seed {seed}: {e}");
@@ -1037,7 +1078,9 @@ fn simulation() {
             }
         }
     }
-    let _ = steps;
+    if std::env::var_os("BATON_SIM_STATS").is_some() {
+        println!("coverage: {cov:?}");
+    }
     println!(
         "simulation: {cases} schedules, {} violations, {:.1} s",
         failures.len(),
