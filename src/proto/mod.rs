@@ -9,9 +9,17 @@
 //! driver.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::wire::{Advert, Auth, Centis, ChecksumMode, Version};
+
+mod group;
+mod instance;
+mod node;
+mod priority;
+mod timer;
+
+pub use node::Node;
 
 /// Index of an instance inside its [`Node`], in the order the instances were given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -167,6 +175,22 @@ pub enum Action {
         from: State,
         to: State,
     },
+    /// After [`Node::reconfigure`]: a master whose virtual addresses changed keeps its
+    /// state; remove `removed` and add `added` (then announce the added ones).
+    UpdateAddresses {
+        instance: InstanceId,
+        removed: Vec<IpAddr>,
+        added: Vec<IpAddr>,
+    },
+    /// After [`Node::reconfigure`]: an instance vanished from the configuration. It has no
+    /// [`InstanceId`] any more, so the action carries its old configuration. When it was
+    /// MASTER (`from == State::Master`) the driver sends `release` (a priority 0 advert)
+    /// and removes `config.virtual_addresses`; in every case it runs the STOP hooks.
+    Removed {
+        config: Box<InstanceConfig>,
+        from: State,
+        release: Option<Advert>,
+    },
 }
 
 /// Per-instance counters, mirroring the VRRP MIB statistics.
@@ -189,86 +213,5 @@ pub struct Stats {
     pub became_master: u64,
 }
 
-/// All instances and sync groups of one host. Skeleton: the protocol-core work fills it in.
-#[derive(Debug)]
-pub struct Node {
-    _private: (),
-}
-
-#[allow(unused_variables)]
-impl Node {
-    /// Instances start in [`State::Initialize`]; each needs an [`Input::Startup`].
-    pub fn new(instances: Vec<InstanceConfig>, groups: Vec<SyncGroupConfig>, now: Instant) -> Node {
-        todo!()
-    }
-
-    /// Feed one input to one instance.
-    pub fn handle(&mut self, now: Instant, id: InstanceId, input: Input) {
-        todo!()
-    }
-
-    /// Fire every deadline that is due at `now`.
-    pub fn timer(&mut self, now: Instant) {
-        todo!()
-    }
-
-    /// A tracked object changed; every instance that tracks `key` re-evaluates.
-    pub fn track(&mut self, now: Instant, key: &str, status: TrackStatus) {
-        todo!()
-    }
-
-    /// Replace the configuration. Instances are matched by name and keep their state
-    /// (a master stays master); new ones start in Initialize, vanished ones stop.
-    pub fn reconfigure(
-        &mut self,
-        now: Instant,
-        instances: Vec<InstanceConfig>,
-        groups: Vec<SyncGroupConfig>,
-    ) {
-        todo!()
-    }
-
-    /// Stop every instance: masters send priority 0 and release their addresses.
-    pub fn shutdown(&mut self, now: Instant) {
-        todo!()
-    }
-
-    #[must_use]
-    pub fn poll_action(&mut self) -> Option<Action> {
-        todo!()
-    }
-
-    #[must_use]
-    pub fn next_deadline(&self) -> Option<Instant> {
-        todo!()
-    }
-
-    pub fn len(&self) -> usize {
-        todo!()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn config(&self, id: InstanceId) -> &InstanceConfig {
-        todo!()
-    }
-
-    pub fn state(&self, id: InstanceId) -> State {
-        todo!()
-    }
-
-    pub fn effective_priority(&self, id: InstanceId) -> u8 {
-        todo!()
-    }
-
-    /// Address of the current master as last heard (None when unknown or self).
-    pub fn master_address(&self, id: InstanceId) -> Option<IpAddr> {
-        todo!()
-    }
-
-    pub fn stats(&self, id: InstanceId) -> &Stats {
-        todo!()
-    }
-}
+#[cfg(test)]
+mod tests;
