@@ -1,0 +1,525 @@
+//! From the configuration model to what the engine drives: one [`InstancePlan`] per
+//! `vrrp_instance` (the protocol settings plus the host-side facts: interface, peers,
+//! addresses, hooks), the tracked objects, and a digest of the parts two nodes must share.
+//!
+//! Pure: reads no files and touches no sockets. The host-dependent part of an instance's
+//! protocol settings (its primary address) is filled in by the engine when the interface
+//! is known, through [`InstancePlan::proto_config`].
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::config::model::{
+    self, Config, Instance, RunAs as ConfigRunAs, TrackRef as ConfigTrackRef,
+};
+use crate::hooks::{HookCmd, NotifySpec, RunAs};
+use crate::net::Family;
+use crate::proto::{self, InitialState, InstanceConfig, TrackRef};
+use crate::track::{FileSpec, ProcessSpec, ScriptSpec, TrackSpecs};
+use crate::wire::{Auth, Centis, ChecksumMode, Version};
+
+/// Everything the engine runs, derived from one configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub router_id: String,
+    pub startup_delay: Duration,
+    pub script_security: bool,
+    pub script_user: Option<ConfigRunAs>,
+    pub instances: Vec<InstancePlan>,
+    pub groups: Vec<GroupPlan>,
+    pub track: TrackSpecs,
+    /// Notify FIFOs (global and VRRP ones) with their optional reader scripts.
+    pub fifos: Vec<(String, Option<HookCmd>)>,
+    /// FNV-1a over what must be identical on every node of a VRRP pair.
+    pub shared_digest: String,
+}
+
+/// One sync group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupPlan {
+    pub name: String,
+    /// Indexes into [`Plan::instances`].
+    pub members: Vec<usize>,
+    pub notify: NotifySpec,
+}
+
+/// Gratuitous ARP / unsolicited NA schedule of an instance that becomes master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GarpPlan {
+    /// Delay before the second burst (zero: no second burst).
+    pub delay: Duration,
+    /// Announcements per burst.
+    pub repeat: u32,
+    /// Period of refresh bursts while master (zero: none).
+    pub refresh: Duration,
+    pub refresh_repeat: u32,
+    /// Spacing between announcements of one burst.
+    pub interval: Duration,
+}
+
+/// One vrrp_instance, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstancePlan {
+    pub name: String,
+    /// `None` only for a unicast instance that names no interface: the engine uses the
+    /// interface that holds `source`.
+    pub interface: Option<String>,
+    pub family: Family,
+    pub version: Version,
+    pub vrid: u8,
+    pub priority: u8,
+    pub advert_interval: Centis,
+    pub initial_state: InitialState,
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    pub auth: Auth,
+    pub checksum: ChecksumMode,
+    /// `unicast_src_ip` / `mcast_src_ip`: the address adverts come from.
+    pub source: Option<IpAddr>,
+    pub peers: Vec<model::UnicastPeer>,
+    pub mcast_group: IpAddr,
+    pub check_unicast_src: bool,
+    pub virtual_addresses: Vec<model::VirtualAddress>,
+    pub excluded_addresses: Vec<model::VirtualAddress>,
+    pub routes: Vec<model::Route>,
+    pub rules: Vec<model::Rule>,
+    pub tracks: Vec<TrackRef>,
+    /// Interfaces whose link state this instance tracks (its own, unless
+    /// `dont_track_primary`, and every `track_interface`).
+    pub watched_interfaces: Vec<String>,
+    pub garp: GarpPlan,
+    pub notify: NotifySpec,
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    pub skip_check_adv_addr: bool,
+}
+
+/// Key of an interface's link state in the tracked-object table.
+pub fn iface_key(name: &str) -> String {
+    format!("iface:{name}")
+}
+
+impl InstancePlan {
+    /// The protocol settings, with the primary address this host uses for the instance.
+    pub fn proto_config(&self, primary_address: IpAddr) -> InstanceConfig {
+        InstanceConfig {
+            name: self.name.clone(),
+            version: self.version,
+            vrid: self.vrid,
+            priority: self.priority,
+            advert_interval: self.advert_interval,
+            initial_state: self.initial_state,
+            preempt: self.preempt,
+            preempt_delay: self.preempt_delay,
+            primary_address,
+            virtual_addresses: self.virtual_addresses.iter().map(|a| a.address).collect(),
+            auth: self.auth.clone(),
+            checksum: self.checksum,
+            tracks: self.tracks.clone(),
+            lower_prio_no_advert: self.lower_prio_no_advert,
+            higher_prio_send_advert: self.higher_prio_send_advert,
+            skip_check_adv_addr: self.skip_check_adv_addr,
+        }
+    }
+
+    /// Where adverts go: the peers in unicast mode, the multicast group otherwise.
+    pub fn destinations(&self) -> Vec<IpAddr> {
+        if self.peers.is_empty() {
+            vec![self.mcast_group]
+        } else {
+            self.peers.iter().map(|p| p.address).collect()
+        }
+    }
+
+    pub fn is_unicast(&self) -> bool {
+        !self.peers.is_empty()
+    }
+
+    /// A placeholder primary address until the interface is known.
+    pub fn unspecified(&self) -> IpAddr {
+        match self.family {
+            Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        }
+    }
+}
+
+impl Plan {
+    /// Resolves a validated configuration. `config::load` has already refused anything
+    /// that cannot run, so this only applies keepalived's defaults and derivations.
+    pub fn new(config: &Config) -> Plan {
+        let g = &config.global;
+        let mut instances: Vec<InstancePlan> =
+            config.instances.iter().map(|i| instance_plan(i, config)).collect();
+
+        let groups = config
+            .sync_groups
+            .iter()
+            .map(|sg| {
+                let members: Vec<usize> = sg
+                    .members
+                    .iter()
+                    .filter_map(|m| config.instances.iter().position(|i| &i.name == m))
+                    .collect();
+                // A group's tracked objects apply to every member.
+                let extra = group_tracks(sg, config);
+                for &m in &members {
+                    if let Some(inst) = instances.get_mut(m) {
+                        for (t, watch) in &extra {
+                            inst.tracks.push(t.clone());
+                            if let Some(w) = watch {
+                                if !inst.watched_interfaces.contains(w) {
+                                    inst.watched_interfaces.push(w.clone());
+                                }
+                            }
+                        }
+                    }
+                }
+                GroupPlan {
+                    name: sg.name.clone(),
+                    members,
+                    notify: notify_spec(&sg.notify),
+                }
+            })
+            .collect();
+
+        let track = TrackSpecs {
+            scripts: config
+                .vrrp_scripts
+                .iter()
+                .filter_map(|s| {
+                    let cmd = s.script.as_ref()?;
+                    Some(ScriptSpec {
+                        name: s.name.clone(),
+                        argv: cmd.argv.clone(),
+                        interval: s.interval,
+                        timeout: s.effective_timeout(),
+                        rise: s.rise,
+                        fall: s.fall,
+                        user: cmd.run_as.as_ref().and_then(resolve_run_as),
+                        init_fail: s.init_fail,
+                    })
+                })
+                .collect(),
+            files: config
+                .track_files
+                .iter()
+                .filter_map(|f| {
+                    Some(FileSpec {
+                        name: f.name.clone(),
+                        path: f.file.as_ref()?.into(),
+                        init_file: f.init_file.as_ref().map(|i| i.value),
+                        init_overwrite: f.init_file.as_ref().is_some_and(|i| i.overwrite),
+                    })
+                })
+                .collect(),
+            processes: config
+                .track_processes
+                .iter()
+                .filter_map(|p| {
+                    Some(ProcessSpec {
+                        name: p.name.clone(),
+                        process: p.process.clone()?,
+                        params: p.params.clone(),
+                        param_match: p.param_match.map(|m| match m {
+                            model::ParamMatch::Exact => crate::track::ParamMatch::Exact,
+                            model::ParamMatch::Partial => crate::track::ParamMatch::Partial,
+                            _ => crate::track::ParamMatch::Initial,
+                        }),
+                        full_command: p.full_command,
+                        quorum: p.quorum,
+                        quorum_max: p.quorum_max,
+                        fork_delay: p.fork_delay.unwrap_or_default(),
+                        terminate_delay: p.terminate_delay.unwrap_or_default(),
+                    })
+                })
+                .collect(),
+        };
+
+        let mut fifos = Vec::new();
+        for (fifo, script) in [
+            (&g.notify_fifo, &g.notify_fifo_script),
+            (&g.vrrp_notify_fifo, &g.vrrp_notify_fifo_script),
+        ] {
+            if let Some(f) = fifo {
+                fifos.push((f.path.clone(), script.as_ref().map(hook_cmd)));
+            }
+        }
+
+        Plan {
+            router_id: g.router_id.clone().unwrap_or_else(short_hostname),
+            startup_delay: g.vrrp_startup_delay.unwrap_or_default(),
+            script_security: g.enable_script_security,
+            script_user: g.script_user.clone(),
+            shared_digest: shared_digest(config),
+            instances,
+            groups,
+            track,
+            fifos,
+        }
+    }
+
+    /// Index of the instance named `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.instances.iter().position(|i| i.name == name)
+    }
+}
+
+fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
+    let g = &config.global;
+    let family = if i.is_ipv6() { Family::V6 } else { Family::V4 };
+    let version = if i.effective_version(g) == 3 {
+        Version::V3
+    } else {
+        Version::V2
+    };
+    let advert_interval = match version {
+        // v2 carries whole seconds; keepalived rounds a fractional v2 interval.
+        Version::V2 => Centis(u16::try_from(i.advert_int.as_secs().clamp(1, 255) * 100).unwrap_or(100)),
+        Version::V3 => {
+            let c = Centis::from_duration(i.advert_int);
+            Centis(c.0.clamp(1, Centis::MAX_V3.0))
+        }
+    };
+    let auth = match (&i.authentication, version) {
+        (Some(a), Version::V2) => match a.auth_type {
+            model::AuthType::Pass => {
+                let mut pass = [0u8; 8];
+                for (dst, src) in pass.iter_mut().zip(a.auth_pass.bytes()) {
+                    *dst = src;
+                }
+                Auth::Pass(pass)
+            }
+            model::AuthType::Ah => Auth::Ah,
+        },
+        _ => Auth::None,
+    };
+    let checksum = if i.old_unicast_checksum {
+        ChecksumMode::V2Style
+    } else {
+        ChecksumMode::PseudoHeader
+    };
+    let mcast_group = match (i.mcast_dst_ip, family) {
+        (Some(a), _) => a,
+        (None, Family::V4) => IpAddr::V4(g.vrrp_mcast_group4),
+        (None, Family::V6) => IpAddr::V6(g.vrrp_mcast_group6),
+    };
+
+    let mut tracks = Vec::new();
+    let mut watched = Vec::new();
+    if let Some(ifname) = &i.interface {
+        if !i.dont_track_primary {
+            tracks.push(TrackRef {
+                key: iface_key(ifname),
+                weight: 0,
+                reverse: false,
+            });
+        }
+        // Even untracked, the engine needs the link state to bind sockets.
+        watched.push(ifname.clone());
+    }
+    for t in &i.track_interfaces {
+        tracks.push(track_ref(&iface_key(&t.name), t, 0));
+        if !watched.contains(&t.name) {
+            watched.push(t.name.clone());
+        }
+    }
+    tracks.extend(object_tracks(i.track_scripts.iter(), i.track_files.iter(), i.track_processes.iter(), config));
+
+    InstancePlan {
+        name: i.name.clone(),
+        interface: i.interface.clone(),
+        family,
+        version,
+        vrid: i.virtual_router_id,
+        priority: i.effective_priority(),
+        advert_interval,
+        initial_state: match i.initial_state() {
+            model::InitialState::Master => InitialState::Master,
+            model::InitialState::Backup => InitialState::Backup,
+        },
+        preempt: i.effective_preempt(),
+        preempt_delay: if i.initial_state() == model::InitialState::Master {
+            Duration::ZERO
+        } else {
+            i.preempt_delay.unwrap_or_default()
+        },
+        auth,
+        checksum,
+        source: i.unicast_src_ip.or(i.mcast_src_ip),
+        peers: i.unicast_peers.clone(),
+        mcast_group,
+        check_unicast_src: i.effective_check_unicast_src(g),
+        virtual_addresses: i.virtual_ipaddresses.clone(),
+        excluded_addresses: i.virtual_ipaddresses_excluded.clone(),
+        routes: i.virtual_routes.clone(),
+        rules: i.virtual_rules.clone(),
+        tracks,
+        watched_interfaces: watched,
+        garp: GarpPlan {
+            delay: if g.vrrp_min_garp {
+                Duration::ZERO
+            } else {
+                i.effective_garp_master_delay(g)
+            },
+            repeat: if g.vrrp_min_garp {
+                1
+            } else {
+                i.effective_garp_master_repeat(g).max(1)
+            },
+            refresh: i.effective_garp_master_refresh(g),
+            refresh_repeat: i.effective_garp_master_refresh_repeat(g).max(1),
+            interval: match family {
+                Family::V4 => g.vrrp_garp_interval,
+                Family::V6 => g.vrrp_gna_interval,
+            },
+        },
+        notify: notify_spec(&i.notify),
+        lower_prio_no_advert: i.effective_lower_prio_no_advert(g),
+        higher_prio_send_advert: i.effective_higher_prio_send_advert(g),
+        skip_check_adv_addr: i.effective_skip_check_adv_addr(g),
+    }
+}
+
+fn track_ref(key: &str, t: &ConfigTrackRef, default_weight: i32) -> TrackRef {
+    TrackRef {
+        key: key.to_string(),
+        weight: t.weight.unwrap_or(default_weight),
+        reverse: t.reverse,
+    }
+}
+
+fn object_tracks<'a>(
+    scripts: impl Iterator<Item = &'a ConfigTrackRef>,
+    files: impl Iterator<Item = &'a ConfigTrackRef>,
+    processes: impl Iterator<Item = &'a ConfigTrackRef>,
+    config: &Config,
+) -> Vec<TrackRef> {
+    let mut out = Vec::new();
+    for t in scripts {
+        if let Some(s) = config.vrrp_script(&t.name) {
+            let mut r = track_ref(&format!("script:{}", t.name), t, s.weight);
+            r.reverse ^= s.weight_reverse && t.weight.is_none();
+            out.push(r);
+        }
+    }
+    for t in files {
+        if let Some(f) = config.track_file(&t.name) {
+            let mut r = track_ref(&format!("file:{}", t.name), t, f.weight);
+            r.reverse ^= f.weight_reverse && t.weight.is_none();
+            out.push(r);
+        }
+    }
+    for t in processes {
+        if let Some(p) = config.track_process(&t.name) {
+            let mut r = track_ref(&format!("process:{}", t.name), t, p.weight);
+            r.reverse ^= p.weight_reverse && t.weight.is_none();
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// A sync group's tracked objects, each with the interface to watch (if it is one).
+fn group_tracks(sg: &model::SyncGroup, config: &Config) -> Vec<(TrackRef, Option<String>)> {
+    let mut out: Vec<(TrackRef, Option<String>)> = sg
+        .track_interfaces
+        .iter()
+        .map(|t| (track_ref(&iface_key(&t.name), t, 0), Some(t.name.clone())))
+        .collect();
+    out.extend(
+        object_tracks(
+            sg.track_scripts.iter(),
+            sg.track_files.iter(),
+            sg.track_processes.iter(),
+            config,
+        )
+        .into_iter()
+        .map(|t| (t, None)),
+    );
+    out
+}
+
+fn hook_cmd(c: &model::Command) -> HookCmd {
+    HookCmd {
+        argv: c.argv.clone(),
+        run_as: c.run_as.as_ref().and_then(resolve_run_as),
+    }
+}
+
+fn notify_spec(n: &model::Notify) -> NotifySpec {
+    NotifySpec {
+        master: n.master.as_ref().map(hook_cmd),
+        backup: n.backup.as_ref().map(hook_cmd),
+        fault: n.fault.as_ref().map(hook_cmd),
+        stop: n.stop.as_ref().map(hook_cmd),
+        notify: n.any.as_ref().map(hook_cmd),
+        master_rx_lower_pri: n.master_rx_lower_pri.as_ref().map(hook_cmd),
+    }
+}
+
+/// Resolves `user [group]` to numbers; `None` when the user does not exist (the hook
+/// runner then uses the global script user, and the config check has warned).
+pub fn resolve_run_as(r: &ConfigRunAs) -> Option<RunAs> {
+    let user = nix::unistd::User::from_name(&r.user).ok().flatten()?;
+    let gid = match &r.group {
+        Some(g) => nix::unistd::Group::from_name(g).ok().flatten()?.gid,
+        None => user.gid,
+    };
+    Some(RunAs {
+        uid: user.uid.as_raw(),
+        gid: gid.as_raw(),
+    })
+}
+
+fn short_hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .map(|h| h.split('.').next().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+/// What two nodes of one VRRP pair must agree on, per instance: VRID, version, interval,
+/// virtual addresses, authentication. Priorities, peers, scripts and interfaces differ
+/// between nodes by design and stay out.
+fn shared_digest(config: &Config) -> String {
+    let mut parts = BTreeSet::new();
+    for i in &config.instances {
+        let mut vips: Vec<String> = i
+            .virtual_ipaddresses
+            .iter()
+            .map(|a| format!("{}/{}", a.address, a.prefix_len))
+            .collect();
+        vips.sort();
+        parts.insert(format!(
+            "{}|{}|{}|{}|{}|{:?}",
+            i.name,
+            i.virtual_router_id,
+            i.effective_version(&config.global),
+            i.advert_int.as_micros(),
+            vips.join(","),
+            i.authentication
+        ));
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in &parts {
+        for b in p.bytes().chain(std::iter::once(b'\n')) {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{:08x}", hash >> 32)
+}
+
+/// The proto view of all sync groups.
+pub fn proto_groups(plan: &Plan) -> Vec<proto::SyncGroupConfig> {
+    plan.groups
+        .iter()
+        .map(|g| proto::SyncGroupConfig {
+            name: g.name.clone(),
+            members: g.members.iter().map(|&m| proto::InstanceId(m)).collect(),
+        })
+        .collect()
+}
