@@ -711,3 +711,307 @@ impl Advert {
         Ok(buf)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
+mod tests {
+    use super::*;
+
+    // keepalived 2.2.7, VRRPv2, vrid 51, priority 150, advert_int 1, auth PASS "s3cret",
+    // VIP 10.201.0.100, from 10.201.0.1 to 224.0.0.18 (tests/data/wire/v2_mcast_pass.hex).
+    static V2_PASS: [u8; 20] = [
+        0x21, 0x33, 0x96, 0x01, 0x01, 0x01, 0x00, 0x83, 0x0a, 0xc9, 0x00, 0x64, 0x73, 0x33, 0x63,
+        0x72, 0x65, 0x74, 0x00, 0x00,
+    ];
+    // keepalived 2.2.7, VRRPv3, vrid 60, priority 120, advert_int 0.05, three VIPs,
+    // from 10.201.0.1 to 224.0.0.18 (tests/data/wire/v3_ipv4_mcast.hex).
+    static V3_MCAST: [u8; 20] = [
+        0x31, 0x3c, 0x78, 0x03, 0x00, 0x05, 0x49, 0x94, 0x0a, 0xc9, 0x00, 0x78, 0x0a, 0xc9, 0x00,
+        0x79, 0x0a, 0xc9, 0x00, 0x7a,
+    ];
+
+    const SRC: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 201, 0, 1));
+    const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 201, 0, 2));
+    const MCAST: IpAddr = IpAddr::V4(MULTICAST_V4);
+
+    fn v3_repr() -> Advert {
+        Advert {
+            version: Version::V3,
+            vrid: 60,
+            priority: 120,
+            max_advert_int: Centis(5),
+            auth: Auth::None,
+            addresses: vec![
+                IpAddr::V4(Ipv4Addr::new(10, 201, 0, 120)),
+                IpAddr::V4(Ipv4Addr::new(10, 201, 0, 121)),
+                IpAddr::V4(Ipv4Addr::new(10, 201, 0, 122)),
+            ],
+        }
+    }
+
+    #[test]
+    fn deconstruct_v2() {
+        let p = Packet::new_checked(&V2_PASS[..]).unwrap();
+        assert_eq!(p.version(), 2);
+        assert_eq!(p.packet_type(), 1);
+        assert_eq!(p.vrid(), 51);
+        assert_eq!(p.priority(), 150);
+        assert_eq!(p.addr_count(), 1);
+        assert_eq!(p.v2_auth_type(), 1);
+        assert_eq!(p.v2_adver_int_secs(), 1);
+        assert_eq!(p.checksum(), 0x0083);
+        assert_eq!(p.address_v4(0), Some(Ipv4Addr::new(10, 201, 0, 100)));
+        assert_eq!(p.address_v4(1), Some(Ipv4Addr::new(0x73, 0x33, 0x63, 0x72))); // auth data
+        assert_eq!(p.address_v4(3), None);
+        assert_eq!(p.v2_auth_data(), Some(*b"s3cret\0\0"));
+        assert_eq!(
+            p.verify_checksum(SRC, MCAST, ChecksumMode::PseudoHeader),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn deconstruct_v3() {
+        let p = Packet::new_checked(&V3_MCAST[..]).unwrap();
+        assert_eq!(
+            (p.version(), p.packet_type(), p.vrid(), p.priority()),
+            (3, 1, 60, 120)
+        );
+        assert_eq!(p.addr_count(), 3);
+        assert_eq!(p.v3_max_adver_int(), Centis(5));
+        assert_eq!(p.checksum(), 0x4994);
+        assert_eq!(p.address_v4(2), Some(Ipv4Addr::new(10, 201, 0, 122)));
+    }
+
+    #[test]
+    fn construct_v3_matches_keepalived() {
+        let mut buf = [0xa5u8; 20];
+        let mut p = Packet::new_unchecked(&mut buf[..]);
+        p.set_version(3);
+        p.set_packet_type(1);
+        p.set_vrid(60);
+        p.set_priority(120);
+        p.set_addr_count(3);
+        p.set_v3_max_adver_int(Centis(5));
+        p.body_mut().copy_from_slice(&V3_MCAST[8..]);
+        p.fill_checksum(SRC, MCAST, ChecksumMode::PseudoHeader)
+            .unwrap();
+        assert_eq!(buf, V3_MCAST);
+    }
+
+    #[test]
+    fn parse_and_emit_v3() {
+        let advert = Advert::parse(&V3_MCAST, SRC, MCAST, ChecksumMode::PseudoHeader).unwrap();
+        assert_eq!(advert, v3_repr());
+        assert_eq!(advert.buffer_len(), V3_MCAST.len());
+        let mut buf = [0u8; 64];
+        let n = advert
+            .emit(&mut buf, SRC, MCAST, ChecksumMode::PseudoHeader)
+            .unwrap();
+        assert_eq!(&buf[..n], &V3_MCAST[..]);
+    }
+
+    #[test]
+    fn parse_and_emit_v2() {
+        let advert = Advert::parse(&V2_PASS, SRC, MCAST, ChecksumMode::PseudoHeader).unwrap();
+        assert_eq!(advert.version, Version::V2);
+        assert_eq!(advert.max_advert_int, Centis(100));
+        assert_eq!(advert.auth, Auth::from_password(b"s3cret"));
+        assert_eq!(
+            advert.addresses,
+            vec![IpAddr::V4(Ipv4Addr::new(10, 201, 0, 100))]
+        );
+        // v2 has no pseudo-header, so neither destination nor mode changes its bytes.
+        assert_eq!(
+            advert.to_bytes(SRC, PEER, ChecksumMode::V2Style).unwrap(),
+            V2_PASS
+        );
+    }
+
+    #[test]
+    fn checksum_modes_differ_for_v3_ipv4_only() {
+        let a = v3_repr();
+        let pseudo = a.to_bytes(SRC, MCAST, ChecksumMode::PseudoHeader).unwrap();
+        let plain = a.to_bytes(SRC, MCAST, ChecksumMode::V2Style).unwrap();
+        assert_ne!(pseudo[6..8], plain[6..8]);
+        assert_eq!(pseudo[..6], plain[..6]);
+        // Each is refused under the other mode.
+        assert_eq!(
+            Advert::parse(&pseudo, SRC, MCAST, ChecksumMode::V2Style),
+            Err(Error::Checksum)
+        );
+        assert_eq!(
+            Advert::parse(&plain, SRC, MCAST, ChecksumMode::PseudoHeader),
+            Err(Error::Checksum)
+        );
+        assert_eq!(
+            Advert::parse(&plain, SRC, MCAST, ChecksumMode::V2Style),
+            Ok(a.clone())
+        );
+
+        // IPv6 always uses the pseudo-header: the mode changes nothing.
+        let s6: IpAddr = "fe80::1".parse().unwrap();
+        let d6 = IpAddr::V6(MULTICAST_V6);
+        let a6 = Advert {
+            addresses: vec!["fd00::1".parse().unwrap()],
+            ..a
+        };
+        assert_eq!(
+            a6.to_bytes(s6, d6, ChecksumMode::PseudoHeader).unwrap(),
+            a6.to_bytes(s6, d6, ChecksumMode::V2Style).unwrap()
+        );
+    }
+
+    #[test]
+    fn unicast_pseudo_header_uses_real_destination() {
+        let a = v3_repr();
+        let to_peer = a.to_bytes(SRC, PEER, ChecksumMode::PseudoHeader).unwrap();
+        let to_group = a.to_bytes(SRC, MCAST, ChecksumMode::PseudoHeader).unwrap();
+        assert_ne!(to_peer, to_group);
+        assert_eq!(
+            Advert::parse(&to_peer, SRC, PEER, ChecksumMode::PseudoHeader),
+            Ok(a)
+        );
+        assert_eq!(
+            Advert::parse(&to_peer, SRC, MCAST, ChecksumMode::PseudoHeader),
+            Err(Error::Checksum)
+        );
+    }
+
+    #[test]
+    fn v2_interval_is_seconds_v3_is_centiseconds() {
+        let mut bytes = V3_MCAST;
+        // advert_int 0.05 s in keepalived is 5 centiseconds on the wire.
+        assert_eq!(bytes[4..6], [0x00, 0x05]);
+        bytes[4] = 0xf0; // reserved bits are ignored on receipt
+        let p = Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(p.v3_max_adver_int(), Centis(5));
+        assert_eq!(Centis(5).as_duration(), Duration::from_millis(50));
+
+        let v2 = Advert::parse(&V2_PASS, SRC, MCAST, ChecksumMode::PseudoHeader).unwrap();
+        assert_eq!(v2.max_advert_int.as_duration(), Duration::from_secs(1));
+
+        let mut a = v2.clone();
+        for bad in [Centis(0), Centis(150), Centis(5), Centis(25_600)] {
+            a.max_advert_int = bad;
+            assert_eq!(
+                a.to_bytes(SRC, MCAST, ChecksumMode::PseudoHeader),
+                Err(Error::Interval)
+            );
+        }
+        a.max_advert_int = Centis::MAX_V2;
+        let bytes = a.to_bytes(SRC, MCAST, ChecksumMode::PseudoHeader).unwrap();
+        assert_eq!(bytes[5], 255);
+
+        let mut v3 = v3_repr();
+        v3.max_advert_int = Centis(0x1000);
+        assert_eq!(
+            v3.to_bytes(SRC, MCAST, ChecksumMode::PseudoHeader),
+            Err(Error::Interval)
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let parse = |b: &[u8]| Advert::parse(b, SRC, MCAST, ChecksumMode::PseudoHeader);
+        assert_eq!(parse(&V2_PASS[..7]), Err(Error::Length));
+        let mut b = V2_PASS;
+        b[0] = 0x41;
+        assert_eq!(parse(&b), Err(Error::Version(4)));
+        b[0] = 0x22;
+        assert_eq!(parse(&b), Err(Error::Type(2)));
+        assert_eq!(parse(&V2_PASS[..19]), Err(Error::Length));
+        let mut b = V3_MCAST;
+        b[3] = 2;
+        assert_eq!(parse(&b), Err(Error::AddressCount));
+        assert_eq!(parse(&V3_MCAST[..18]), Err(Error::Length));
+        let mut b = V3_MCAST;
+        b[7] ^= 1;
+        assert_eq!(parse(&b), Err(Error::Checksum));
+        // Refusals found after the checksum need a correct checksum to be reached.
+        let refill = |b: &mut [u8]| {
+            Packet::new_unchecked(b)
+                .fill_checksum(SRC, MCAST, ChecksumMode::PseudoHeader)
+                .unwrap()
+        };
+        let mut b = V2_PASS;
+        b[4] = 2;
+        refill(&mut b);
+        assert_eq!(parse(&b), Err(Error::AuthAh));
+        b[4] = 9;
+        refill(&mut b);
+        assert_eq!(parse(&b).unwrap().auth, Auth::Unknown(9));
+        b[5] = 0;
+        refill(&mut b);
+        assert_eq!(parse(&b), Err(Error::Interval));
+        let mut b = V3_MCAST;
+        b[4..6].copy_from_slice(&[0xf0, 0x00]);
+        refill(&mut b);
+        assert_eq!(parse(&b), Err(Error::Interval));
+        // v2 cannot ride on IPv6, and source and destination must agree.
+        let s6: IpAddr = "fe80::1".parse().unwrap();
+        assert_eq!(
+            Advert::parse(&V2_PASS, s6, s6, ChecksumMode::PseudoHeader),
+            Err(Error::Family)
+        );
+        assert_eq!(
+            Advert::parse(&V3_MCAST, SRC, s6, ChecksumMode::PseudoHeader),
+            Err(Error::Family)
+        );
+    }
+
+    #[test]
+    fn emit_refusals() {
+        let mut a = v3_repr();
+        a.auth = Auth::from_password(b"x");
+        assert_eq!(
+            a.to_bytes(SRC, MCAST, ChecksumMode::PseudoHeader),
+            Err(Error::AuthType(1))
+        );
+        a.auth = Auth::Ah;
+        assert_eq!(
+            a.to_bytes(SRC, MCAST, ChecksumMode::PseudoHeader),
+            Err(Error::AuthAh)
+        );
+        a.auth = Auth::None;
+        a.addresses.push("fd00::1".parse().unwrap());
+        assert_eq!(
+            a.to_bytes(SRC, MCAST, ChecksumMode::PseudoHeader),
+            Err(Error::Family)
+        );
+        a.addresses = vec![SRC; 256];
+        assert_eq!(
+            a.to_bytes(SRC, MCAST, ChecksumMode::PseudoHeader),
+            Err(Error::AddressCount)
+        );
+        let a = v3_repr();
+        let mut short = [0u8; 19];
+        assert_eq!(
+            a.emit(&mut short, SRC, MCAST, ChecksumMode::PseudoHeader),
+            Err(Error::Length)
+        );
+        assert_eq!(short, [0u8; 19], "nothing written on refusal");
+    }
+
+    #[test]
+    fn peeks_survive_garbage() {
+        assert_eq!(peek_vrid(&[]), None);
+        assert_eq!(peek_vrid(&[0x21]), None);
+        assert_eq!(peek_vrid(&[0x21, 7]), Some(7));
+        assert_eq!(peek_version(&[0x21]), Some(Version::V2));
+        assert_eq!(peek_version(&[0x31]), Some(Version::V3));
+        assert_eq!(peek_version(&[0x41]), None);
+        assert_eq!(peek_version(&[]), None);
+    }
+
+    #[test]
+    fn auth_matches() {
+        let a = Auth::from_password(b"s3cret");
+        assert!(a.matches(&Auth::Pass(*b"s3cret\0\0")));
+        assert!(!a.matches(&Auth::from_password(b"s3creT")));
+        assert!(!a.matches(&Auth::None));
+        assert!(Auth::None.matches(&Auth::None));
+        // keepalived keeps only the first 8 bytes of a password.
+        assert!(Auth::from_password(b"123456789").matches(&Auth::from_password(b"12345678")));
+    }
+}
