@@ -6,4 +6,6 @@
 
 pub mod vrrp;
 
-pub use vrrp::{Advert, Auth, Centis, ChecksumMode, Error, Version};
+pub use vrrp::{
+    Advert, Auth, Centis, ChecksumMode, Error, Packet, Version, peek_version, peek_vrid,
+};
