@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use baton::config::{self, LoadOptions};
 use baton::control::{self, Request, Response};
+use baton::daemon;
 
 const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
 
@@ -153,9 +155,24 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(args),
         Some(Command::Check(args)) => check(args),
         Some(Command::Status { socket, json }) => status(&socket.socket, json),
-        Some(Command::Promote(a)) => operator(&a.socket.socket, Request::Promote { instance: a.instance }),
-        Some(Command::Demote(a)) => operator(&a.socket.socket, Request::Demote { instance: a.instance }),
-        Some(Command::Release(a)) => operator(&a.socket.socket, Request::Release { instance: a.instance }),
+        Some(Command::Promote(a)) => operator(
+            &a.socket.socket,
+            Request::Promote {
+                instance: a.instance,
+            },
+        ),
+        Some(Command::Demote(a)) => operator(
+            &a.socket.socket,
+            Request::Demote {
+                instance: a.instance,
+            },
+        ),
+        Some(Command::Release(a)) => operator(
+            &a.socket.socket,
+            Request::Release {
+                instance: a.instance,
+            },
+        ),
         Some(Command::Reload { socket }) => operator(&socket.socket, Request::Reload),
         Some(Command::Demo(args)) => demo(args),
         None => keepalived_style(cli.keepalived),
@@ -180,12 +197,63 @@ fn keepalived_style(k: KeepalivedFlags) -> ExitCode {
     })
 }
 
-fn run(_args: RunArgs) -> ExitCode {
-    todo!("daemon")
+fn init_logging(detail: bool) {
+    let default = if detail { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
 }
 
-fn check(_args: CheckArgs) -> ExitCode {
-    todo!("config")
+fn run(args: RunArgs) -> ExitCode {
+    init_logging(args.log_detail);
+    let opts = daemon::Options {
+        config: args.file,
+        load: LoadOptions {
+            config_id: args.config_id,
+            ..LoadOptions::default()
+        },
+        socket: args.socket,
+        pid_file: args.pid_file,
+    };
+    match daemon::run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(daemon::StartError::Config(failure)) => {
+            eprintln!("{failure}");
+            ExitCode::FAILURE
+        }
+        Err(daemon::StartError::Other(e)) => {
+            eprintln!("baton: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    let opts = LoadOptions {
+        config_id: args.config_id,
+        check_interfaces: true,
+        ..LoadOptions::default()
+    };
+    let (model, diagnostics) = config::load_all(&args.file, &opts);
+    for d in &diagnostics {
+        println!("{d}");
+    }
+    println!("{}", config::summary(&diagnostics));
+    let failed = model.is_none() || diagnostics.iter().any(config::Diagnostic::is_error);
+    if args.dump {
+        if let Some(model) = &model {
+            match config::yaml::to_string(model) {
+                Ok(text) => print!("{text}"),
+                Err(e) => return fail(&e),
+            }
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 fn demo(_args: DemoArgs) -> ExitCode {

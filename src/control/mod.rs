@@ -25,11 +25,17 @@ pub const DEFAULT_SOCKET: &str = "/run/baton/baton.sock";
 pub enum Request {
     Status,
     /// Become master now (unless in FAULT) and hold it until released.
-    Promote { instance: String },
+    Promote {
+        instance: String,
+    },
     /// Step down and stay backup until released.
-    Demote { instance: String },
+    Demote {
+        instance: String,
+    },
     /// Undo promote / demote.
-    Release { instance: String },
+    Release {
+        instance: String,
+    },
     /// Re-read the configuration, as SIGHUP does.
     Reload,
 }
@@ -165,10 +171,19 @@ pub fn render(status: &Status) -> String {
         );
     }
     if status.instances.iter().any(|i| i.operator.is_some()) {
-        let _ = writeln!(out, "(*p promoted, *d demoted by an operator: `baton release NAME`)");
+        let _ = writeln!(
+            out,
+            "(*p promoted, *d demoted by an operator: `baton release NAME`)"
+        );
     }
     for g in &status.groups {
-        let _ = writeln!(out, "group {} {} [{}]", g.name, g.state, g.members.join(", "));
+        let _ = writeln!(
+            out,
+            "group {} {} [{}]",
+            g.name,
+            g.state,
+            g.members.join(", ")
+        );
     }
     if !status.tracks.is_empty() {
         let list: Vec<String> = status

@@ -173,8 +173,12 @@ impl Worker {
             };
             let va = net_address(ifindex, a);
             match self.netlink.add_address(&va).await {
-                Ok(()) => debug!(instance = %set.instance, address = %a.address, dev, "address added"),
-                Err(e) => warn!(instance = %set.instance, address = %a.address, dev, error = %e, "adding virtual address failed"),
+                Ok(()) => {
+                    debug!(instance = %set.instance, address = %a.address, dev, "address added")
+                }
+                Err(e) => {
+                    warn!(instance = %set.instance, address = %a.address, dev, error = %e, "adding virtual address failed")
+                }
             }
         }
         for r in &set.routes {
@@ -214,8 +218,12 @@ impl Worker {
                 continue;
             };
             match self.netlink.del_address(&net_address(ifindex, a)).await {
-                Ok(()) => debug!(instance = %set.instance, address = %a.address, dev, "address removed"),
-                Err(e) => warn!(instance = %set.instance, address = %a.address, dev, error = %e, "removing virtual address failed"),
+                Ok(()) => {
+                    debug!(instance = %set.instance, address = %a.address, dev, "address removed")
+                }
+                Err(e) => {
+                    warn!(instance = %set.instance, address = %a.address, dev, error = %e, "removing virtual address failed")
+                }
             }
         }
     }
@@ -250,18 +258,30 @@ async fn announce(netlink: Netlink, interface: String, addresses: Vec<IpAddr>, g
             warn!(interface = %interface, address = %addr, error = %e, "announcement failed");
         }
     };
-    report(announcer.send_repeated(&addresses, garp.repeat, garp.interval).await);
+    report(
+        announcer
+            .send_repeated(&addresses, garp.repeat, garp.interval)
+            .await,
+    );
     info!(interface = %interface, count = addresses.len(), "gratuitous ARP / NA sent");
     if !garp.delay.is_zero() {
         tokio::time::sleep(garp.delay).await;
-        report(announcer.send_repeated(&addresses, garp.repeat, garp.interval).await);
+        report(
+            announcer
+                .send_repeated(&addresses, garp.repeat, garp.interval)
+                .await,
+        );
     }
     if garp.refresh.is_zero() {
         return;
     }
     loop {
         tokio::time::sleep(garp.refresh).await;
-        report(announcer.send_repeated(&addresses, garp.refresh_repeat, garp.interval).await);
+        report(
+            announcer
+                .send_repeated(&addresses, garp.refresh_repeat, garp.interval)
+                .await,
+        );
     }
 }
 
@@ -328,10 +348,7 @@ fn net_rule(r: &model::Rule) -> net::Rule {
         to: r.to.map(|p| (p.address, p.len)),
         table: r.table.as_deref().and_then(table_id).unwrap_or(254),
         priority: r.preference,
-        v6: r
-            .from
-            .or(r.to)
-            .is_some_and(|p| p.address.is_ipv6()),
+        v6: r.from.or(r.to).is_some_and(|p| p.address.is_ipv6()),
     }
 }
 

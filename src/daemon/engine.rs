@@ -19,10 +19,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use crate::config::{self, LoadOptions};
-use crate::control::{self, GroupStatus, InstanceStatus, Request, Response, Status, TrackStatusView};
+use crate::config;
+use crate::control::{GroupStatus, InstanceStatus, Request, Response, Status, TrackStatusView};
 use crate::hooks::{self, FifoSpec, HookPhase, HookReport, HookRunner, HookSettings, Target};
-use crate::net::{Family, LinkInfo, Monitor, NetEvent, Netlink, RxPacket, SocketConfig, VrrpSocket};
+use crate::net::{
+    Family, LinkInfo, Monitor, NetEvent, Netlink, RxPacket, SocketConfig, VrrpSocket,
+};
 use crate::proto::{self, Action, Input, InstanceId, Node, RxError, State, TrackStatus};
 use crate::track::{ScriptSettings, TrackEvent, Tracker};
 use crate::wire::{self, Advert};
@@ -113,7 +115,9 @@ impl Engine {
         set_all_notify(&plan, |t, s| runner.set_notify(t, s));
         let (effects, effects_task) = effects::start(netlink.clone(), runner, eff_tx);
 
-        let mut monitor = Monitor::new().await.context("opening the netlink monitor")?;
+        let mut monitor = Monitor::new()
+            .await
+            .context("opening the netlink monitor")?;
         let mon_tx = tx.clone();
         tokio::spawn(async move {
             while let Some(ev) = monitor.next().await {
@@ -164,7 +168,8 @@ impl Engine {
         let mut sigint = signal(SignalKind::interrupt())?;
         let mut sighup = signal(SignalKind::hangup())?;
         let watchdog = sd::watchdog_period();
-        let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+        let mut watchdog_tick =
+            tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
         sd::ready(&self.status_line());
         info!(
             instances = self.plan.instances.len(),
@@ -235,11 +240,14 @@ impl Engine {
                 }
             }
             Action::Announce { instance } => {
-                let (Some(p), Some(rt)) = (self.plan.instances.get(instance.0), self.rt.get(instance.0))
+                let (Some(p), Some(rt)) =
+                    (self.plan.instances.get(instance.0), self.rt.get(instance.0))
                 else {
                     return;
                 };
-                let Some(ifname) = rt.ifname.clone() else { return };
+                let Some(ifname) = rt.ifname.clone() else {
+                    return;
+                };
                 let _ = self.effects.send(Effect::Announce {
                     instance: p.name.clone(),
                     interface: ifname,
@@ -300,10 +308,15 @@ impl Engine {
                 removed,
                 added,
             } => {
-                let Some(mut set) = self.address_set(instance.0) else { return };
+                let Some(mut set) = self.address_set(instance.0) else {
+                    return;
+                };
                 let all = std::mem::take(&mut set.addresses);
                 let pick = |want: &[IpAddr]| -> Vec<_> {
-                    all.iter().filter(|a| want.contains(&a.address)).cloned().collect()
+                    all.iter()
+                        .filter(|a| want.contains(&a.address))
+                        .cloned()
+                        .collect()
                 };
                 if !removed.is_empty() {
                     // Removed addresses are no longer in the plan: rebuild them as host
@@ -343,12 +356,15 @@ impl Engine {
                 from,
                 release,
             } => self.retire(&config.name, from, release).await,
-            other => debug!(?other, "action not handled"),
         }
     }
 
     /// The addresses a reload dropped from a master, as they were configured before.
-    fn removed_addresses(&self, i: usize, removed: &[IpAddr]) -> Vec<crate::config::model::VirtualAddress> {
+    fn removed_addresses(
+        &self,
+        i: usize,
+        removed: &[IpAddr],
+    ) -> Vec<crate::config::model::VirtualAddress> {
         let Some(name) = self.plan.instances.get(i).map(|p| &p.name) else {
             return Vec::new();
         };
@@ -356,15 +372,22 @@ impl Engine {
         removed
             .iter()
             .map(|addr| {
-                old.and_then(|(p, _)| p.virtual_addresses.iter().find(|a| a.address == *addr).cloned())
-                    .unwrap_or_else(|| host_address(*addr))
+                old.and_then(|(p, _)| {
+                    p.virtual_addresses
+                        .iter()
+                        .find(|a| a.address == *addr)
+                        .cloned()
+                })
+                .unwrap_or_else(|| host_address(*addr))
             })
             .collect()
     }
 
     /// An instance that a reload removed: release mastership, remove its addresses, STOP.
     async fn retire(&mut self, name: &str, from: State, release: Option<Advert>) {
-        let Some((p, rt)) = self.departed.remove(name) else { return };
+        let Some((p, rt)) = self.departed.remove(name) else {
+            return;
+        };
         if let (Some(advert), Some(ifindex), Some(src)) = (release, rt.ifindex, rt.primary) {
             if let Some(entry) = self.sockets.get(&(ifindex, p.family)) {
                 send_to_all(&entry.sock, &p, src, &advert).await;
@@ -409,7 +432,9 @@ impl Engine {
             debug!(instance = %p.name, "no interface or source address yet: advert not sent");
             return;
         };
-        let Some(entry) = self.sockets.get(&(ifindex, p.family)) else { return };
+        let Some(entry) = self.sockets.get(&(ifindex, p.family)) else {
+            return;
+        };
         send_to_all(&entry.sock, p, src, advert).await;
     }
 
@@ -537,7 +562,6 @@ impl Engine {
                 }
             }
             NetEvent::AddressRemoved { ifindex, addr, .. } => self.restore_address(ifindex, addr),
-            other => debug!(?other, "netlink event"),
         }
     }
 
@@ -548,7 +572,10 @@ impl Engine {
                 continue;
             }
             let Some(rt) = self.rt.get(i) else { continue };
-            let Some(a) = p.virtual_addresses.iter().find(|a| a.address == addr && !a.no_track)
+            let Some(a) = p
+                .virtual_addresses
+                .iter()
+                .find(|a| a.address == addr && !a.no_track)
             else {
                 continue;
             };
@@ -582,7 +609,11 @@ impl Engine {
 
     fn set_iface(&mut self, now: Instant, name: &str, up: bool) {
         let key = plan::iface_key(name);
-        let status = if up { TrackStatus::Up } else { TrackStatus::Down };
+        let status = if up {
+            TrackStatus::Up
+        } else {
+            TrackStatus::Down
+        };
         if self.track_state.get(&key) != Some(&status) {
             self.track_state.insert(key.clone(), status);
             self.node.track(now, &key, status);
@@ -590,25 +621,34 @@ impl Engine {
     }
 
     async fn on_control(&mut self, now: Instant, req: Request) -> Response {
-        let operator = |engine: &mut Engine, name: &str, input: Input, mark: Option<&'static str>| {
-            let Some(i) = engine.plan.position(name) else {
-                return Response::Error {
-                    message: format!("no vrrp_instance named {name:?}"),
+        let operator =
+            |engine: &mut Engine, name: &str, input: Input, mark: Option<&'static str>| {
+                let Some(i) = engine.plan.position(name) else {
+                    return Response::Error {
+                        message: format!("no vrrp_instance named {name:?}"),
+                    };
                 };
+                engine.node.handle(now, InstanceId(i), input);
+                if let Some(rt) = engine.rt.get_mut(i) {
+                    rt.operator = mark;
+                }
+                info!(
+                    instance = name,
+                    action = mark.unwrap_or("released"),
+                    "operator command"
+                );
+                Response::Ok {
+                    message: format!("{name}: {}", mark.unwrap_or("released")),
+                }
             };
-            engine.node.handle(now, InstanceId(i), input);
-            if let Some(rt) = engine.rt.get_mut(i) {
-                rt.operator = mark;
-            }
-            info!(instance = name, action = mark.unwrap_or("released"), "operator command");
-            Response::Ok {
-                message: format!("{name}: {}", mark.unwrap_or("released")),
-            }
-        };
         match req {
             Request::Status => Response::Status(Box::new(self.status(now))),
-            Request::Promote { instance } => operator(self, &instance, Input::Promote, Some("promoted")),
-            Request::Demote { instance } => operator(self, &instance, Input::Demote, Some("demoted")),
+            Request::Promote { instance } => {
+                operator(self, &instance, Input::Promote, Some("promoted"))
+            }
+            Request::Demote { instance } => {
+                operator(self, &instance, Input::Demote, Some("demoted"))
+            }
             Request::Release { instance } => operator(self, &instance, Input::Release, None),
             Request::Reload => match self.reload().await {
                 Ok(()) => Response::Ok {
@@ -617,9 +657,6 @@ impl Engine {
                 Err(e) => Response::Error {
                     message: format!("reload refused, the running configuration stays:\n{e}"),
                 },
-            },
-            _ => Response::Error {
-                message: "unsupported request".into(),
             },
         }
     }
@@ -641,7 +678,10 @@ impl Engine {
         let plan = Plan::new(&loaded.config);
         let now = Instant::now();
         self.install(plan, now).await;
-        info!(instances = self.plan.instances.len(), "configuration reloaded");
+        info!(
+            instances = self.plan.instances.len(),
+            "configuration reloaded"
+        );
         sd::ready(&self.status_line());
         Ok(())
     }
@@ -661,7 +701,8 @@ impl Engine {
         for p in &old_plan.instances {
             if let Some(rt) = old_rt.get(&p.name) {
                 if self.plan.position(&p.name).is_none() {
-                    self.departed.insert(p.name.clone(), (p.clone(), rt.clone()));
+                    self.departed
+                        .insert(p.name.clone(), (p.clone(), rt.clone()));
                 } else {
                     self.departed
                         .insert(format!("reload:{}", p.name), (p.clone(), rt.clone()));
@@ -686,7 +727,8 @@ impl Engine {
         self.bind_all().await;
 
         let configs = self.proto_configs();
-        self.node.reconfigure(now, configs, plan::proto_groups(&self.plan));
+        self.node
+            .reconfigure(now, configs, plan::proto_groups(&self.plan));
 
         // Link states first, so an instance on a missing interface starts in FAULT.
         let watched: Vec<String> = self
@@ -698,7 +740,11 @@ impl Engine {
         for name in watched {
             let up = self.links.get(&name).is_some_and(|l| l.up);
             let key = plan::iface_key(&name);
-            let status = if up { TrackStatus::Up } else { TrackStatus::Down };
+            let status = if up {
+                TrackStatus::Up
+            } else {
+                TrackStatus::Down
+            };
             self.track_state.insert(key.clone(), status);
             self.node.track(now, &key, status);
         }
@@ -750,7 +796,8 @@ impl Engine {
         let after: Vec<Option<IpAddr>> = self.rt.iter().map(|r| r.primary).collect();
         if before != after {
             let configs = self.proto_configs();
-            self.node.reconfigure(now, configs, plan::proto_groups(&self.plan));
+            self.node
+                .reconfigure(now, configs, plan::proto_groups(&self.plan));
         }
     }
 
@@ -778,11 +825,17 @@ impl Engine {
             }
             if let (Some(l), Some(name)) = (&link, &ifname) {
                 let key = (l.ifindex, p.family);
-                let entry = wanted.entry(key).or_insert_with(|| (name.clone(), Vec::new()));
+                let entry = wanted
+                    .entry(key)
+                    .or_insert_with(|| (name.clone(), Vec::new()));
                 if !p.is_unicast() && !entry.1.contains(&p.mcast_group) {
                     entry.1.push(p.mcast_group);
                 }
-                if self.by_vrid.insert((l.ifindex, p.family, p.vrid), i).is_some() {
+                if self
+                    .by_vrid
+                    .insert((l.ifindex, p.family, p.vrid), i)
+                    .is_some()
+                {
                     warn!(instance = %p.name, vrid = p.vrid, "two instances share a VRID on one interface");
                 }
             } else {
@@ -813,7 +866,14 @@ impl Engine {
                 Ok(sock) => {
                     let sock = Arc::new(sock);
                     let reader = spawn_reader(key, Arc::clone(&sock), self.tx.clone());
-                    self.sockets.insert(key, SockEntry { sock, reader, groups });
+                    self.sockets.insert(
+                        key,
+                        SockEntry {
+                            sock,
+                            reader,
+                            groups,
+                        },
+                    );
                 }
                 Err(e) => error!(interface = %ifname, error = %e, "cannot open VRRP socket"),
             }
@@ -822,7 +882,13 @@ impl Engine {
 
     async fn primary_address(&self, ifindex: u32, family: Family) -> Option<IpAddr> {
         match family {
-            Family::V4 => self.netlink.primary_ipv4(ifindex).await.ok().flatten().map(IpAddr::V4),
+            Family::V4 => self
+                .netlink
+                .primary_ipv4(ifindex)
+                .await
+                .ok()
+                .flatten()
+                .map(IpAddr::V4),
             Family::V6 => self
                 .netlink
                 .ipv6_link_local(ifindex)
@@ -932,7 +998,9 @@ impl Engine {
     fn status_line(&self) -> String {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for i in 0..self.plan.instances.len() {
-            *counts.entry(state_name(self.node.state(InstanceId(i)))).or_default() += 1;
+            *counts
+                .entry(state_name(self.node.state(InstanceId(i))))
+                .or_default() += 1;
         }
         let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
         if parts.is_empty() {
@@ -958,7 +1026,10 @@ impl Engine {
             deadline: HOOK_DRAIN,
             done,
         });
-        if tokio::time::timeout(HOOK_DRAIN + Duration::from_secs(2), wait).await.is_err() {
+        if tokio::time::timeout(HOOK_DRAIN + Duration::from_secs(2), wait)
+            .await
+            .is_err()
+        {
             warn!("side effects did not finish in time");
         }
         self.effects_task.abort();
@@ -1006,7 +1077,11 @@ fn host_address(addr: IpAddr) -> crate::config::model::VirtualAddress {
     }
 }
 
-fn spawn_reader(key: SockKey, sock: Arc<VrrpSocket>, tx: mpsc::UnboundedSender<Event>) -> JoinHandle<()> {
+fn spawn_reader(
+    key: SockKey,
+    sock: Arc<VrrpSocket>,
+    tx: mpsc::UnboundedSender<Event>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut failures = 0u32;
         loop {
@@ -1024,7 +1099,8 @@ fn spawn_reader(key: SockKey, sock: Arc<VrrpSocket>, tx: mpsc::UnboundedSender<E
                     }
                     // A socket whose interface went away fails at once, every time:
                     // back off so it does not spin.
-                    tokio::time::sleep(Duration::from_millis(50 * u64::from(failures.min(20)))).await;
+                    tokio::time::sleep(Duration::from_millis(50 * u64::from(failures.min(20))))
+                        .await;
                 }
             }
         }
@@ -1056,7 +1132,9 @@ fn start_control(path: &PathBuf, tx: mpsc::UnboundedSender<Event>) -> anyhow::Re
         .with_context(|| format!("binding the control socket {}", path.display()))?;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let tx = tx.clone();
             tokio::spawn(serve_control(stream, tx));
         }
@@ -1083,7 +1161,9 @@ async fn serve_control(stream: tokio::net::UnixStream, tx: mpsc::UnboundedSender
                 message: format!("bad request: {e}"),
             },
         };
-        let Ok(mut text) = serde_json::to_string(&resp) else { return };
+        let Ok(mut text) = serde_json::to_string(&resp) else {
+            return;
+        };
         text.push('\n');
         if write.write_all(text.as_bytes()).await.is_err() {
             return;
@@ -1121,10 +1201,15 @@ fn set_all_notify(plan: &Plan, mut set: impl FnMut(Target, hooks::NotifySpec)) {
 
 fn log_hook(r: &HookReport) {
     match &r.phase {
-        HookPhase::Started { pid } => debug!(target_ = ?r.target, kind = ?r.kind, pid, argv = ?r.argv, "hook started"),
-        HookPhase::Finished { outcome } => info!(target_ = ?r.target, kind = ?r.kind, argv = ?r.argv, ?outcome, "hook finished"),
-        HookPhase::Refused { reason } => warn!(target_ = ?r.target, kind = ?r.kind, argv = ?r.argv, reason, "hook not run"),
-        other => debug!(?other, "hook"),
+        HookPhase::Started { pid } => {
+            debug!(target_ = ?r.target, kind = ?r.kind, pid, argv = ?r.argv, "hook started")
+        }
+        HookPhase::Finished { outcome } => {
+            info!(target_ = ?r.target, kind = ?r.kind, argv = ?r.argv, ?outcome, "hook finished")
+        }
+        HookPhase::Refused { reason } => {
+            warn!(target_ = ?r.target, kind = ?r.kind, argv = ?r.argv, reason, "hook not run")
+        }
     }
 }
 
@@ -1145,7 +1230,6 @@ pub fn state_name(s: State) -> &'static str {
         State::Master => "MASTER",
         State::Fault => "FAULT",
         State::Stop => "STOP",
-        _ => "UNKNOWN",
     }
 }
 

@@ -150,8 +150,11 @@ impl Plan {
     /// that cannot run, so this only applies keepalived's defaults and derivations.
     pub fn new(config: &Config) -> Plan {
         let g = &config.global;
-        let mut instances: Vec<InstancePlan> =
-            config.instances.iter().map(|i| instance_plan(i, config)).collect();
+        let mut instances: Vec<InstancePlan> = config
+            .instances
+            .iter()
+            .map(|i| instance_plan(i, config))
+            .collect();
 
         let groups = config
             .sync_groups
@@ -276,7 +279,9 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
     };
     let advert_interval = match version {
         // v2 carries whole seconds; keepalived rounds a fractional v2 interval.
-        Version::V2 => Centis(u16::try_from(i.advert_int.as_secs().clamp(1, 255) * 100).unwrap_or(100)),
+        Version::V2 => {
+            Centis(u16::try_from(i.advert_int.as_secs().clamp(1, 255) * 100).unwrap_or(100))
+        }
         Version::V3 => {
             let c = Centis::from_duration(i.advert_int);
             Centis(c.0.clamp(1, Centis::MAX_V3.0))
@@ -325,7 +330,12 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
             watched.push(t.name.clone());
         }
     }
-    tracks.extend(object_tracks(i.track_scripts.iter(), i.track_files.iter(), i.track_processes.iter(), config));
+    tracks.extend(object_tracks(
+        i.track_scripts.iter(),
+        i.track_files.iter(),
+        i.track_processes.iter(),
+        config,
+    ));
 
     InstancePlan {
         name: i.name.clone(),

@@ -85,7 +85,11 @@ impl Announcer {
             .map_err(|e| Error::io("AF_PACKET bind", e))?
         {
             Channel::Ethernet(tx, _rx) => tx,
-            _ => return Err(Error::Invalid("pnet returned a non-Ethernet channel".into())),
+            _ => {
+                return Err(Error::Invalid(
+                    "pnet returned a non-Ethernet channel".into(),
+                ));
+            }
         };
         Ok(Announcer {
             tx,
