@@ -186,7 +186,6 @@ pub const IGNORED_INSTANCE: &[&str] = &[
     "use_ipvlan",
     "vrf",
     "track_bfd",
-    "notify_deleted",
     "sync_group_tracking_weight",
     "global_tracking",
 ];
@@ -852,11 +851,10 @@ impl B<'_> {
             "notify" => &mut notify.any,
             "notify_master_rx_lower_pri" => &mut notify.master_rx_lower_pri,
             "notify_deleted" => {
-                notify.deleted = Some(if s.args.is_empty() {
-                    None
-                } else {
-                    self.command(s, &s.args)
-                });
+                notify.deleted = true;
+                if !s.args.is_empty() {
+                    notify.deleted_script = self.command(s, &s.args);
+                }
                 return true;
             }
             "notify_priority_changes" => {

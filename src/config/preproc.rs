@@ -190,13 +190,20 @@ impl Pre<'_> {
         // and substitution.
         let first = body.split_whitespace().next().unwrap_or("");
         if let Some(strict) = include_kind(first) {
-            let toks = tokenize(body, &origin, self.diags);
-            match toks.get(1) {
-                Some(t) => self.include(&t.text.clone(), &t.loc.clone(), strict, &origin),
-                None => self.diags.push(Diagnostic::error(
-                    &origin.loc(0),
-                    "include needs a file name",
-                )),
+            // The pattern is the rest of the line as written (braces are
+            // part of it, not block delimiters); quotes are removed.
+            let rest = &body[first.len()..];
+            let pattern = rest.trim();
+            let at = origin.loc(body[..body.len() - rest.trim_start().len()].chars().count());
+            let pattern = pattern
+                .strip_prefix('"')
+                .and_then(|p| p.strip_suffix('"'))
+                .unwrap_or(pattern);
+            if pattern.is_empty() {
+                self.diags
+                    .push(Diagnostic::error(&origin.loc(0), "include needs a file name"));
+            } else {
+                self.include(pattern, &at, strict, &origin);
             }
             return;
         }
@@ -238,6 +245,23 @@ impl Pre<'_> {
             return;
         }
 
+        // A line that is just a multi-line definition's name: its lines are
+        // processed one by one, each getting conditionals, sequences and
+        // substitution at that point, as keepalived does.
+        if let Some(lines) = self.multiline_use(body) {
+            for l in lines {
+                self.line(
+                    Src {
+                        text: &l,
+                        origin: origin.clone(),
+                        pristine: false,
+                    },
+                    depth + 1,
+                );
+            }
+            return;
+        }
+
         if body.contains('$') {
             let expanded = self.substitute(body, &origin);
             if expanded != body {
@@ -259,6 +283,16 @@ impl Pre<'_> {
         if !tokens.is_empty() {
             self.emit(Line { tokens });
         }
+    }
+
+    fn multiline_use(&self, body: &str) -> Option<Vec<String>> {
+        let rest = body.strip_prefix('$')?;
+        let name = rest
+            .strip_prefix('{')
+            .and_then(|r| r.strip_suffix('}'))
+            .unwrap_or(rest);
+        let def = self.defs.get(name)?;
+        (def.len() > 1).then(|| def.clone())
     }
 
     fn include(&mut self, pattern: &str, at: &Loc, strict: Strict, origin: &Origin) {
