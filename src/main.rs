@@ -237,23 +237,15 @@ fn check(args: CheckArgs) -> ExitCode {
     let opts = LoadOptions {
         config_id: args.config_id,
         check_interfaces: true,
-        ..LoadOptions::default()
+        sys_class_net: None,
     };
-    let (model, diagnostics) = config::load_all(&args.file, &opts);
-    for d in &diagnostics {
-        println!("{d}");
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    match config::check(&args.file, &opts, args.dump, &mut out, &mut err) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => fail(&e),
     }
-    println!("{}", config::summary(&diagnostics));
-    let failed = model.is_none() || diagnostics.iter().any(config::Diagnostic::is_error);
-    if args.dump {
-        if let Some(model) = &model {
-            match config::yaml::to_string(model) {
-                Ok(text) => print!("{text}"),
-                Err(e) => return fail(&e),
-            }
-        }
-    }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 fn demo(_args: DemoArgs) -> ExitCode {

@@ -10,6 +10,7 @@
 //! it reads files with `std::fs` and `/sys/class/net` for the interface check.
 
 pub mod build;
+pub mod check;
 pub mod diag;
 pub mod lexer;
 pub mod model;
@@ -21,6 +22,7 @@ pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
+pub use check::check;
 pub use diag::{Diagnostic, Loc, Severity, summary};
 pub use model::Config;
 
@@ -106,26 +108,41 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadFailure> {
 /// Like [`load`] but always returns what could be built plus everything
 /// found; `baton check --dump` uses it to show a model even with warnings.
 pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnostic>) {
-    let (config, mut diags) = if is_yaml(path) {
+    let mut diags = Vec::new();
+    let (config, spans) = if is_yaml(path) {
         match yaml::read(path) {
-            Ok(c) => {
-                let spans = build::Spans::for_file(path);
-                (Some(c), spans.into_diags())
+            Ok(c) => (Some(c), build::Spans::for_file(path)),
+            Err(d) => {
+                diags.push(d);
+                (None, build::Spans::for_file(path))
             }
-            Err(d) => (None, vec![d]),
         }
     } else {
-        let mut diags = Vec::new();
         let lines = preproc::expand(path, &opts.effective_config_id(), &mut diags);
         let tree = parser::parse(&lines, &mut diags);
-        let (config, spans) = build::build(&tree, &mut diags);
-        let _ = spans;
-        (Some(config), diags)
+        let (config, mut spans) = build::build(&tree, &mut diags);
+        spans.file = Loc {
+            file: path.to_path_buf(),
+            line: 1,
+            col: 1,
+        };
+        (Some(config), spans)
     };
     if let Some(c) = &config {
-        let spans = build::Spans::for_file(path);
         validate::validate(c, &spans, opts, &mut diags);
     }
-    diags.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    sort_diagnostics(&mut diags);
     (config, diags)
+}
+
+/// File order: files in the order they first appear, then line and column.
+fn sort_diagnostics(diags: &mut [Diagnostic]) {
+    let mut order: Vec<PathBuf> = Vec::new();
+    for d in diags.iter() {
+        if !order.contains(&d.file) {
+            order.push(d.file.clone());
+        }
+    }
+    let rank = |f: &PathBuf| order.iter().position(|o| o == f).unwrap_or(usize::MAX);
+    diags.sort_by_key(|d| (rank(&d.file), d.line, d.col));
 }

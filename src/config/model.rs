@@ -367,8 +367,11 @@ pub struct Notify {
     pub backup: Option<Command>,
     pub fault: Option<Command>,
     pub stop: Option<Command>,
-    /// `notify_deleted [script]`: sent DELETED rather than FAULT on removal.
-    pub deleted: Option<Option<Command>>,
+    /// `notify_deleted`: report DELETED rather than FAULT when a reload
+    /// removes the instance.
+    pub deleted: bool,
+    /// The script of `notify_deleted SCRIPT`, if one was given.
+    pub deleted_script: Option<Command>,
     /// `notify`: called after the specific one with TYPE NAME STATE PRIORITY.
     pub any: Option<Command>,
     /// `notify_master_rx_lower_pri`.

@@ -1,7 +1,46 @@
-//! yaml: stub.
-use super::diag::Diagnostic;
-use super::model::Config;
+//! yaml: the model's YAML form (what `baton check --dump` prints and what
+//! `-f file.yaml` reads back to the identical model).
+
 use std::path::Path;
-pub fn read(_path: &Path) -> Result<Config, Diagnostic> {
-    Ok(Config::default())
+
+use super::diag::{Diagnostic, Loc};
+use super::model::Config;
+
+/// Read a YAML configuration; a syntax or shape error comes back with the
+/// location yaml_serde gives.
+pub fn read(path: &Path) -> Result<Config, Diagnostic> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::error(
+            &Loc {
+                file: path.to_path_buf(),
+                line: 1,
+                col: 1,
+            },
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    from_str(&text, path)
+}
+
+/// Parse YAML text (`path` only names it in diagnostics).
+pub fn from_str(text: &str, path: &Path) -> Result<Config, Diagnostic> {
+    yaml_serde::from_str::<Config>(text).map_err(|e| {
+        let (line, col) = e
+            .location()
+            .map(|l| (l.line() as u32, l.column() as u32))
+            .unwrap_or((1, 1));
+        Diagnostic::error(
+            &Loc {
+                file: path.to_path_buf(),
+                line: line.max(1),
+                col: col.max(1),
+            },
+            e.to_string(),
+        )
+    })
+}
+
+/// The YAML form of a model.
+pub fn to_string(c: &Config) -> Result<String, String> {
+    yaml_serde::to_string(c).map_err(|e| e.to_string())
 }
