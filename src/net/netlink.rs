@@ -656,6 +656,9 @@ pub struct Monitor {
     links: HashMap<u32, (String, bool)>,
     pending: VecDeque<NetEvent>,
     conn: tokio::task::JoinHandle<()>,
+    // The connection task ends when its last handle is dropped, taking the event
+    // channel with it: keep one for as long as the monitor lives.
+    _handle: Netlink,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -697,6 +700,7 @@ impl Monitor {
             links,
             pending: VecDeque::new(),
             conn,
+            _handle: nl,
         })
     }
 
