@@ -1,4 +1,5 @@
 //! GARP and unsolicited NA sent from one namespace, captured in the other.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 
@@ -39,8 +40,8 @@ fn capture(ready: mpsc::Sender<()>) -> Seen {
         promiscuous: false,
         ..Default::default()
     };
-    let pnet_datalink::Channel::Ethernet(_tx, mut rx) = pnet_datalink::channel(&iface, cfg)
-        .expect("capture socket")
+    let pnet_datalink::Channel::Ethernet(_tx, mut rx) =
+        pnet_datalink::channel(&iface, cfg).expect("capture socket")
     else {
         panic!("not ethernet")
     };
@@ -49,7 +50,9 @@ fn capture(ready: mpsc::Sender<()>) -> Seen {
     let mut seen = Seen::default();
     while start.elapsed() < LIMIT && (seen.garp.is_none() || seen.na.is_none()) {
         let Ok(frame) = rx.next() else { continue };
-        let Some(eth) = EthernetPacket::new(frame) else { continue };
+        let Some(eth) = EthernetPacket::new(frame) else {
+            continue;
+        };
         if eth.get_ethertype() == EtherTypes::Arp {
             if let Some(arp) = ArpPacket::new(eth.payload()) {
                 if arp.get_sender_proto_addr() == VIP4 {
@@ -75,8 +78,34 @@ fn garp_and_unsolicited_na_arrive_and_update_the_neighbour() {
     let net = TestNet::pair("announce");
     let (a, b) = (net.node(0).clone(), net.node(1).clone());
     // B believes the VIPs live at an old MAC, as after a failover.
-    net.ip(&b.ns, &["neigh", "add", &VIP4.to_string(), "lladdr", OLD_MAC, "dev", "eth0", "nud", "stale"]);
-    net.ip(&b.ns, &["neigh", "add", &VIP6.to_string(), "lladdr", OLD_MAC, "dev", "eth0", "nud", "stale"]);
+    net.ip(
+        &b.ns,
+        &[
+            "neigh",
+            "add",
+            &VIP4.to_string(),
+            "lladdr",
+            OLD_MAC,
+            "dev",
+            "eth0",
+            "nud",
+            "stale",
+        ],
+    );
+    net.ip(
+        &b.ns,
+        &[
+            "neigh",
+            "add",
+            &VIP6.to_string(),
+            "lladdr",
+            OLD_MAC,
+            "dev",
+            "eth0",
+            "nud",
+            "stale",
+        ],
+    );
     let (ready_tx, ready_rx) = mpsc::channel();
     let cap = net.spawn(&b.ns, move || capture(ready_tx));
     ready_rx.recv_timeout(LIMIT).expect("capture ready");
@@ -87,7 +116,11 @@ fn garp_and_unsolicited_na_arrive_and_update_the_neighbour() {
         let ll = nl.ipv6_link_local(link.ifindex).await.unwrap().unwrap();
         let mut ann = Announcer::open("eth0", mac, Some(ll)).unwrap();
         let failed = ann
-            .send_repeated(&[IpAddr::V4(VIP4), IpAddr::V6(VIP6)], 2, Duration::from_millis(10))
+            .send_repeated(
+                &[IpAddr::V4(VIP4), IpAddr::V6(VIP6)],
+                2,
+                Duration::from_millis(10),
+            )
             .await;
         assert!(failed.is_empty(), "{failed:?}");
         (mac, ll)
@@ -126,13 +159,16 @@ fn garp_and_unsolicited_na_arrive_and_update_the_neighbour() {
     assert_eq!(opts[0].data, mac);
 
     // What the announcements are for: B's neighbour entries now point at A.
-    let mac_text = mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+    let mac_text = mac
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
     for vip in [VIP4.to_string(), VIP6.to_string()] {
         common::netns::wait_for(LIMIT, "neighbour entry updated", || {
-            let v: serde_json::Value = serde_json::from_str(
-                &net.ip(&b.ns, &["-j", "neigh", "show", &vip, "dev", "eth0"]),
-            )
-            .unwrap();
+            let v: serde_json::Value =
+                serde_json::from_str(&net.ip(&b.ns, &["-j", "neigh", "show", &vip, "dev", "eth0"]))
+                    .unwrap();
             v[0]["lladdr"] == mac_text.as_str()
         });
     }
@@ -142,6 +178,11 @@ fn garp_and_unsolicited_na_arrive_and_update_the_neighbour() {
 fn unknown_interface_is_a_clear_error() {
     let net = TestNet::pair("announce_err");
     let a = net.node(0).clone();
-    let r = net.run(&a.ns, || Announcer::open("nosuch0", [2, 0, 0, 0, 0, 1], None).map(|_| ()));
-    assert!(matches!(r, Err(baton::net::Error::NoSuchInterface(_))), "{r:?}");
+    let r = net.run(&a.ns, || {
+        Announcer::open("nosuch0", [2, 0, 0, 0, 0, 1], None).map(|_| ())
+    });
+    assert!(
+        matches!(r, Err(baton::net::Error::NoSuchInterface(_))),
+        "{r:?}"
+    );
 }

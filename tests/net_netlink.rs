@@ -1,5 +1,6 @@
 //! Netlink in a namespace: links, addresses, routes, rules and the event monitor,
 //! checked against what `ip -j` reports.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 
@@ -52,10 +53,24 @@ fn link_lookup_and_interface_addresses_match_ip() {
     assert!(info.up && info.admin_up);
     assert_eq!(by_index, info);
     assert_eq!(primary, Some(a.v4));
-    assert_eq!(link_local.map(|x| x.to_string()).as_deref(), ll["local"].as_str());
-    assert!(addrs.iter().any(|x| x.addr == IpAddr::V4(a.v4) && x.prefix_len == 24));
-    assert!(addrs.iter().any(|x| x.addr == IpAddr::V6(a.v6) && x.prefix_len == 64));
-    assert!(matches!(missing, Err(baton::net::Error::NoSuchInterface(_))), "{missing:?}");
+    assert_eq!(
+        link_local.map(|x| x.to_string()).as_deref(),
+        ll["local"].as_str()
+    );
+    assert!(
+        addrs
+            .iter()
+            .any(|x| x.addr == IpAddr::V4(a.v4) && x.prefix_len == 24)
+    );
+    assert!(
+        addrs
+            .iter()
+            .any(|x| x.addr == IpAddr::V6(a.v6) && x.prefix_len == 64)
+    );
+    assert!(
+        matches!(missing, Err(baton::net::Error::NoSuchInterface(_))),
+        "{missing:?}"
+    );
 }
 
 #[test]
@@ -76,16 +91,24 @@ fn address_add_shows_label_and_prefix_and_delete_removes_it_idempotently() {
     net.run_async(&a.ns, move || async move {
         let nl = Netlink::new().unwrap();
         nl.add_address(&v4).await.unwrap();
-        nl.add_address(&v4).await.expect("adding twice is not an error");
+        nl.add_address(&v4)
+            .await
+            .expect("adding twice is not an error");
         nl.add_address(&v6).await.unwrap();
-        nl.add_address(&v6).await.expect("adding twice is not an error");
+        nl.add_address(&v6)
+            .await
+            .expect("adding twice is not an error");
     });
-    let got = net.find_addr(&a.ns, "eth0", "10.0.0.100").expect("VIP present");
+    let got = net
+        .find_addr(&a.ns, "eth0", "10.0.0.100")
+        .expect("VIP present");
     assert_eq!(got["prefixlen"], 24);
     assert_eq!(got["label"], "eth0:vip");
     assert_eq!(got["broadcast"], "10.0.0.255");
     assert_eq!(got["secondary"], true, "same subnet as the primary");
-    let got6 = net.find_addr(&a.ns, "eth0", "fd00::100").expect("v6 VIP present");
+    let got6 = net
+        .find_addr(&a.ns, "eth0", "fd00::100")
+        .expect("v6 VIP present");
     assert_eq!(got6["prefixlen"], 128);
     assert_ne!(got6["tentative"], true, "added without DAD");
 
@@ -94,15 +117,26 @@ fn address_add_shows_label_and_prefix_and_delete_removes_it_idempotently() {
         let nl = Netlink::new().unwrap();
         let p = nl.primary_ipv4(v4.ifindex).await.unwrap();
         nl.del_address(&v4).await.unwrap();
-        nl.del_address(&v4).await.expect("deleting twice is not an error");
+        nl.del_address(&v4)
+            .await
+            .expect("deleting twice is not an error");
         nl.del_address(&v6).await.unwrap();
-        nl.del_address(&v6).await.expect("deleting twice is not an error");
+        nl.del_address(&v6)
+            .await
+            .expect("deleting twice is not an error");
         p
     });
-    assert_eq!(primary_after, Some(a.v4), "a secondary VIP is never the primary");
+    assert_eq!(
+        primary_after,
+        Some(a.v4),
+        "a secondary VIP is never the primary"
+    );
     assert!(net.find_addr(&a.ns, "eth0", "10.0.0.100").is_none());
     assert!(net.find_addr(&a.ns, "eth0", "fd00::100").is_none());
-    assert!(net.find_addr(&a.ns, "eth0", &a.v4.to_string()).is_some(), "primary kept");
+    assert!(
+        net.find_addr(&a.ns, "eth0", &a.v4.to_string()).is_some(),
+        "primary kept"
+    );
 }
 
 fn routes(net: &TestNet, ns: &str, v6: bool, table: &str) -> Vec<Value> {
@@ -173,7 +207,9 @@ fn routes_add_and_delete_in_a_table() {
     assert_eq!(r["prefsrc"], a.v4.to_string());
     let t1000 = routes(&net, &a.ns, false, "1000");
     assert!(
-        t1000.iter().any(|r| r["type"] == "blackhole" && r["dst"] == "10.8.0.0/16"),
+        t1000
+            .iter()
+            .any(|r| r["type"] == "blackhole" && r["dst"] == "10.8.0.0/16"),
         "{t1000:?}"
     );
     let main6 = routes(&net, &a.ns, true, "main");
@@ -188,12 +224,18 @@ fn routes_add_and_delete_in_a_table() {
         let nl = Netlink::new().unwrap();
         for r in &all {
             nl.del_route(r).await.unwrap();
-            nl.del_route(r).await.expect("deleting twice is not an error");
+            nl.del_route(r)
+                .await
+                .expect("deleting twice is not an error");
         }
     });
     assert!(routes(&net, &a.ns, false, "100").is_empty());
     assert!(routes(&net, &a.ns, false, "1000").is_empty());
-    assert!(!routes(&net, &a.ns, true, "main").iter().any(|r| r["dst"] == "fd00:9::/64"));
+    assert!(
+        !routes(&net, &a.ns, true, "main")
+            .iter()
+            .any(|r| r["dst"] == "fd00:9::/64")
+    );
 }
 
 fn rules(net: &TestNet, ns: &str, v6: bool) -> Vec<Value> {
@@ -234,7 +276,11 @@ fn rules_add_and_delete() {
     });
     let r4 = rules(&net, &a.ns, false);
     let matching: Vec<_> = r4.iter().filter(|r| r["priority"] == 1000).collect();
-    assert_eq!(matching.len(), 1, "exactly one rule, not a duplicate: {r4:?}");
+    assert_eq!(
+        matching.len(),
+        1,
+        "exactly one rule, not a duplicate: {r4:?}"
+    );
     assert_eq!(matching[0]["src"], "10.0.0.100");
     assert_eq!(matching[0]["table"], "100");
     let r6 = rules(&net, &a.ns, true);
@@ -249,11 +295,21 @@ fn rules_add_and_delete() {
         let nl = Netlink::new().unwrap();
         for r in &all {
             nl.del_rule(r).await.unwrap();
-            nl.del_rule(r).await.expect("deleting twice is not an error");
+            nl.del_rule(r)
+                .await
+                .expect("deleting twice is not an error");
         }
     });
-    assert!(!rules(&net, &a.ns, false).iter().any(|r| r["priority"] == 1000));
-    assert!(!rules(&net, &a.ns, true).iter().any(|r| r["priority"] == 1001));
+    assert!(
+        !rules(&net, &a.ns, false)
+            .iter()
+            .any(|r| r["priority"] == 1000)
+    );
+    assert!(
+        !rules(&net, &a.ns, true)
+            .iter()
+            .any(|r| r["priority"] == 1001)
+    );
 }
 
 #[test]
@@ -267,11 +323,19 @@ fn set_link_down_and_up() {
         v[0]["flags"].as_array().cloned().unwrap()
     };
     net.run_async(&a.ns, move || async move {
-        Netlink::new().unwrap().set_link_up(idx, false).await.unwrap();
+        Netlink::new()
+            .unwrap()
+            .set_link_up(idx, false)
+            .await
+            .unwrap();
     });
     assert!(!flags(&net).contains(&Value::from("UP")));
     net.run_async(&a.ns, move || async move {
-        Netlink::new().unwrap().set_link_up(idx, true).await.unwrap();
+        Netlink::new()
+            .unwrap()
+            .set_link_up(idx, true)
+            .await
+            .unwrap();
     });
     assert!(flags(&net).contains(&Value::from("UP")));
 }
@@ -310,10 +374,22 @@ fn monitor_reports_link_down_up_and_address_changes() {
     };
     net.ip(&a.ns, &["link", "set", "eth0", "down"]);
     let down = next(&|e| matches!(e, NetEvent::LinkDown { .. }));
-    assert_eq!(down, NetEvent::LinkDown { ifindex: idx, name: "eth0".into() });
+    assert_eq!(
+        down,
+        NetEvent::LinkDown {
+            ifindex: idx,
+            name: "eth0".into()
+        }
+    );
     net.ip(&a.ns, &["link", "set", "eth0", "up"]);
     let up = next(&|e| matches!(e, NetEvent::LinkUp { .. }));
-    assert_eq!(up, NetEvent::LinkUp { ifindex: idx, name: "eth0".into() });
+    assert_eq!(
+        up,
+        NetEvent::LinkUp {
+            ifindex: idx,
+            name: "eth0".into()
+        }
+    );
     net.ip(&a.ns, &["addr", "add", "10.0.0.55/32", "dev", "eth0"]);
     let added = next(&|e| matches!(e, NetEvent::AddressAdded { prefix: 32, .. }));
     assert_eq!(
@@ -358,7 +434,12 @@ fn monitor_reports_links_added_and_removed() {
     });
     ready_rx.recv_timeout(LIMIT).unwrap();
     // A veth pair inside the namespace (the dummy driver may not be available).
-    net.ip(&a.ns, &["link", "add", "dummy7", "type", "veth", "peer", "name", "dummy8"]);
+    net.ip(
+        &a.ns,
+        &[
+            "link", "add", "dummy7", "type", "veth", "peer", "name", "dummy8",
+        ],
+    );
     net.ip(&a.ns, &["link", "del", "dummy7"]);
     let seen = watcher.join().unwrap();
     assert!(

@@ -1,4 +1,5 @@
 //! VRRP raw sockets between two network namespaces: what arrives, with which IP facts.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 
@@ -12,7 +13,9 @@ use baton::net::{Family, Netlink, RxPacket, SocketConfig, VrrpSocket};
 use common::netns::{Node, TestNet};
 
 /// Opaque bytes shaped like a VRRPv3 advert (net never parses them).
-const PAYLOAD: [u8; 12] = [0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0xab, 0xcd, 10, 0, 0, 100];
+const PAYLOAD: [u8; 12] = [
+    0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0xab, 0xcd, 10, 0, 0, 100,
+];
 const LIMIT: Duration = Duration::from_secs(5);
 
 fn config(node: &Node, family: Family, groups: Vec<IpAddr>) -> SocketConfig {

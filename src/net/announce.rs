@@ -85,7 +85,11 @@ impl Announcer {
             .map_err(|e| Error::io("AF_PACKET bind", e))?
         {
             Channel::Ethernet(tx, _rx) => tx,
-            _ => return Err(Error::Invalid("pnet returned a non-Ethernet channel".into())),
+            _ => {
+                return Err(Error::Invalid(
+                    "pnet returned a non-Ethernet channel".into(),
+                ));
+            }
         };
         Ok(Announcer {
             tx,
@@ -220,6 +224,7 @@ pub fn unsolicited_na_frame(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr) -> Ve
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 

@@ -15,8 +15,7 @@ pub mod socket;
 
 pub use announce::Announcer;
 pub use netlink::{
-    AddrInfo, LinkInfo, Monitor, NetEvent, Netlink, Route, RouteKind, Rule, Scope,
-    VirtualAddress,
+    AddrInfo, LinkInfo, Monitor, NetEvent, Netlink, Route, RouteKind, Rule, Scope, VirtualAddress,
 };
 pub use socket::{Family, RxPacket, RxStats, SocketConfig, VrrpSocket};
 

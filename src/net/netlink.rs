@@ -11,8 +11,7 @@ use std::collections::{HashMap, VecDeque};
 
 use futures::StreamExt;
 use rtnetlink::packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage,
-    NetlinkPayload,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
 };
 use rtnetlink::packet_route::address::{
     AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope,
@@ -149,12 +148,24 @@ pub struct Rule {
 #[non_exhaustive]
 pub enum NetEvent {
     /// The link became operationally up (IFF_UP and IFF_RUNNING).
-    LinkUp { ifindex: u32, name: String },
+    LinkUp {
+        ifindex: u32,
+        name: String,
+    },
     /// The link lost IFF_UP or IFF_RUNNING.
-    LinkDown { ifindex: u32, name: String },
+    LinkDown {
+        ifindex: u32,
+        name: String,
+    },
     /// A link appeared (also reported for links renamed in).
-    LinkAdded { ifindex: u32, name: String },
-    LinkRemoved { ifindex: u32, name: String },
+    LinkAdded {
+        ifindex: u32,
+        name: String,
+    },
+    LinkRemoved {
+        ifindex: u32,
+        name: String,
+    },
     AddressAdded {
         ifindex: u32,
         addr: IpAddr,
@@ -188,8 +199,8 @@ const IFA_F_NODAD: u8 = 0x02;
 
 impl Netlink {
     pub fn new() -> Result<Netlink> {
-        let (conn, handle, _messages) = rtnetlink::new_connection()
-            .map_err(|e| Error::io("netlink socket", e))?;
+        let (conn, handle, _messages) =
+            rtnetlink::new_connection().map_err(|e| Error::io("netlink socket", e))?;
         tokio::spawn(conn);
         Ok(Netlink { handle })
     }
@@ -310,7 +321,11 @@ impl Netlink {
     pub async fn set_link_up(&self, ifindex: u32, up: bool) -> Result<()> {
         let mut msg = LinkMessage::default();
         msg.header.index = ifindex;
-        msg.header.flags = if up { LinkFlags::Up } else { LinkFlags::empty() };
+        msg.header.flags = if up {
+            LinkFlags::Up
+        } else {
+            LinkFlags::empty()
+        };
         msg.header.change_mask = LinkFlags::Up;
         self.request_ack("set link", RouteNetlinkMessage::SetLink(msg), 0, &[])
             .await
@@ -525,7 +540,7 @@ fn address_message(a: &VirtualAddress, adding: bool) -> AddressMessage {
     msg.header.scope = addr_scope(a.scope);
     msg.attributes.push(AddressAttribute::Local(a.addr));
     msg.attributes.push(AddressAttribute::Address(a.addr));
-    if let IpAddr::V4(_) = a.addr {
+    if a.addr.is_ipv4() {
         if adding {
             if let Some(b) = a.broadcast {
                 msg.attributes.push(AddressAttribute::Broadcast(b));
@@ -618,7 +633,9 @@ fn route_message(r: &Route, adding: bool) -> Result<RouteMessage> {
 fn rule_message(r: &Rule) -> Result<RuleMessage> {
     let fam = match (r.from, r.to) {
         (Some((a, _)), Some((b, _))) if family(&a) != family(&b) => {
-            return Err(Error::Invalid(format!("rule from {a} to {b} mixes families")));
+            return Err(Error::Invalid(format!(
+                "rule from {a} to {b} mixes families"
+            )));
         }
         (Some((a, _)), _) | (_, Some((a, _))) => family(&a),
         (None, None) if r.v6 => AddressFamily::Inet6,

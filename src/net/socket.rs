@@ -14,8 +14,8 @@ use std::net::{SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 
 use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6,
-    SockaddrStorage, recvmsg, sendmsg, setsockopt, sockopt,
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage,
+    recvmsg, sendmsg, setsockopt, sockopt,
 };
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::Interest;
@@ -270,7 +270,11 @@ impl VrrpSocket {
                     })
                     .await
             }
-            _ => return Err(Error::Invalid("source and destination families differ".into())),
+            _ => {
+                return Err(Error::Invalid(
+                    "source and destination families differ".into(),
+                ));
+            }
         };
         let n = sent.map_err(|e| Error::io("sendmsg", e))?;
         if n != payload.len() {
@@ -434,9 +438,7 @@ fn parse_v4(raw: RawRx, own_ifindex: u32) -> std::result::Result<RxPacket, Drop>
 /// Checks an IPv4 header and returns (src, dst, ttl, payload range). `None` when the
 /// header is short, not version 4, has an impossible IHL, or its total length does not
 /// fit the datagram.
-pub(crate) fn ipv4_header(
-    d: &[u8],
-) -> Option<(Ipv4Addr, Ipv4Addr, u8, std::ops::Range<usize>)> {
+pub(crate) fn ipv4_header(d: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, u8, std::ops::Range<usize>)> {
     let first = *d.first()?;
     if first >> 4 != 4 {
         return None;
@@ -473,6 +475,7 @@ fn parse_v6(raw: RawRx, own_ifindex: u32) -> std::result::Result<RxPacket, Drop>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 
@@ -508,9 +511,18 @@ mod tests {
         let mut v6 = header(5, 20, 112, 255);
         v6[0] = 0x65;
         assert!(ipv4_header(&v6).is_none(), "version 6");
-        assert!(ipv4_header(&header(15, 60, 112, 255)[..40]).is_none(), "IHL past end");
-        assert!(ipv4_header(&header(5, 40, 112, 255)).is_none(), "total past end");
-        assert!(ipv4_header(&header(5, 10, 112, 255)).is_none(), "total below IHL");
+        assert!(
+            ipv4_header(&header(15, 60, 112, 255)[..40]).is_none(),
+            "IHL past end"
+        );
+        assert!(
+            ipv4_header(&header(5, 40, 112, 255)).is_none(),
+            "total past end"
+        );
+        assert!(
+            ipv4_header(&header(5, 10, 112, 255)).is_none(),
+            "total below IHL"
+        );
         assert!(ipv4_header(&header(5, 20, 17, 255)).is_none(), "not VRRP");
     }
 

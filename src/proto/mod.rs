@@ -143,7 +143,10 @@ pub struct Reason(pub String);
 #[non_exhaustive]
 pub enum Action {
     /// Send this advertisement (multicast, or to every unicast peer).
-    SendAdvert { instance: InstanceId, advert: Advert },
+    SendAdvert {
+        instance: InstanceId,
+        advert: Advert,
+    },
     /// Add the virtual addresses (and routes / rules) of the instance.
     AddAddresses { instance: InstanceId },
     /// Remove the virtual addresses (and routes / rules) of the instance.
@@ -159,7 +162,11 @@ pub enum Action {
         priority: u8,
     },
     /// A sync group changed state (after all its members did).
-    GroupTransition { group: usize, from: State, to: State },
+    GroupTransition {
+        group: usize,
+        from: State,
+        to: State,
+    },
 }
 
 /// Per-instance counters, mirroring the VRRP MIB statistics.

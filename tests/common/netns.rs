@@ -95,10 +95,30 @@ impl TestNet {
     fn configure(&self, node: &Node) {
         let ns = node.ns.as_str();
         let dev = node.ifname.as_str();
-        sh("ip", &["-n", ns, "addr", "add", &format!("{}/24", node.v4), "dev", dev]);
         sh(
             "ip",
-            &["-n", ns, "addr", "add", &format!("{}/64", node.v6), "dev", dev, "nodad"],
+            &[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{}/24", node.v4),
+                "dev",
+                dev,
+            ],
+        );
+        sh(
+            "ip",
+            &[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{}/64", node.v6),
+                "dev",
+                dev,
+                "nodad",
+            ],
         );
         sh("ip", &["-n", ns, "link", "set", dev, "up"]);
     }
@@ -116,8 +136,8 @@ impl TestNet {
         sh(
             "ip",
             &[
-                "-n", &a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
-                "netns", &b,
+                "-n", &a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns",
+                &b,
             ],
         );
         for (i, ns) in [a, b].into_iter().enumerate() {
@@ -149,7 +169,17 @@ impl TestNet {
         // Forward at once: no STP listening/learning delay before frames pass.
         sh(
             "ip",
-            &["-n", &hub, "link", "set", "br0", "type", "bridge", "forward_delay", "0"],
+            &[
+                "-n",
+                &hub,
+                "link",
+                "set",
+                "br0",
+                "type",
+                "bridge",
+                "forward_delay",
+                "0",
+            ],
         );
         sh("ip", &["-n", &hub, "link", "set", "br0", "up"]);
         for i in 0..n {
