@@ -112,7 +112,11 @@ fn address_add_shows_label_and_prefix_and_delete_removes_it_idempotently() {
     assert_eq!(got6["prefixlen"], 128);
     assert_ne!(got6["tentative"], true, "added without DAD");
 
-    let (v4, v6) = (vip4.clone(), vip6.clone());
+    // The label changed since the add (say, across a reload): the delete must still
+    // remove the address rather than leave the VIP behind.
+    let mut v4 = vip4.clone();
+    v4.label = Some("eth0:renamed".into());
+    let v6 = vip6.clone();
     let primary_after = net.run_async(&a.ns, move || async move {
         let nl = Netlink::new().unwrap();
         let p = nl.primary_ipv4(v4.ifindex).await.unwrap();

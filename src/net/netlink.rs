@@ -546,7 +546,9 @@ fn address_message(a: &VirtualAddress, adding: bool) -> AddressMessage {
                 msg.attributes.push(AddressAttribute::Broadcast(b));
             }
         }
-        if let Some(l) = &a.label {
+        // Only on add: a delete that named a label would miss the address if the label
+        // changed since (e.g. across a reload) and leave the VIP behind.
+        if let (true, Some(l)) = (adding, &a.label) {
             msg.attributes.push(AddressAttribute::Label(l.clone()));
         }
     } else if adding {

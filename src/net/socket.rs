@@ -527,6 +527,23 @@ mod tests {
     }
 
     #[test]
+    fn socket_can_be_shared_between_reader_task_and_engine() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<VrrpSocket>();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_datagrams_never_panic_and_payload_stays_in_bounds(
+            d in proptest::collection::vec(proptest::num::u8::ANY, 0..200)
+        ) {
+            if let Some((_, _, _, r)) = ipv4_header(&d) {
+                proptest::prop_assert!(r.start >= 20 && r.start <= r.end && r.end <= d.len());
+            }
+        }
+    }
+
+    #[test]
     fn any_bytes_never_panic() {
         // Exhaustive over short lengths with a few interesting first bytes.
         for len in 0..64 {
