@@ -78,6 +78,7 @@ pub struct RxPacket {
 
 /// Receive counters of one socket (drops happen here, before `wire` sees anything).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RxStats {
     /// Packets handed to the caller.
     pub received: u64,
