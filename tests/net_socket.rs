@@ -1,4 +1,5 @@
 //! VRRP raw sockets between two network namespaces: what arrives, with which IP facts.
+#![allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 
 mod common;
 
@@ -241,4 +242,89 @@ fn wrong_family_arguments_are_refused_not_sent() {
         assert!(sock.send(a.v4.into(), v6, &PAYLOAD).await.is_err());
         assert!(sock.join(VRRP_GROUP_V6.into()).is_err());
     });
+}
+
+#[test]
+fn adverts_carry_tos_and_traffic_class_0xc0() {
+    let net = TestNet::pair("tos");
+    let (a, b) = (net.node(0).clone(), net.node(1).clone());
+    let (ready_tx, ready_rx) = mpsc::channel();
+    // A plain observer in B that sees what baton's socket hides: the v4 header and the
+    // v6 traffic class.
+    let observer = net.spawn(&b.ns.clone(), move || {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
+        use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
+        use std::os::fd::AsRawFd;
+        let ifindex = nix::net::if_::if_nametoindex(b.ifname.as_str()).unwrap();
+        let s4 = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
+        s4.join_multicast_v4_n(&VRRP_GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))
+            .unwrap();
+        s4.set_read_timeout(Some(LIMIT)).unwrap();
+        let s6 = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(112))).unwrap();
+        s6.join_multicast_v6(&VRRP_GROUP_V6, ifindex).unwrap();
+        s6.set_recv_tclass_v6(true).unwrap();
+        s6.set_read_timeout(Some(LIMIT)).unwrap();
+        ready_tx.send(()).unwrap();
+        let mut buf = [0u8; 256];
+        let n = std::io::Read::read(&mut &s4, &mut buf).expect("v4 advert");
+        assert!(n > 20);
+        let tos = buf[1];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut cmsg = [0u8; 64];
+        let msg = recvmsg::<SockaddrStorage>(
+            s6.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .expect("v6 advert");
+        let tclass = msg
+            .cmsgs()
+            .unwrap()
+            .find_map(|c| match c {
+                ControlMessageOwned::Ipv6TClass(t) => Some(t),
+                _ => None,
+            })
+            .expect("traffic class cmsg");
+        (tos, tclass)
+    });
+    ready_rx.recv_timeout(LIMIT).unwrap();
+    net.run_async(&a.ns.clone(), move || async move {
+        let s4 = VrrpSocket::open(&config(&a, Family::V4, vec![])).unwrap();
+        s4.send(a.v4.into(), VRRP_GROUP_V4.into(), &PAYLOAD)
+            .await
+            .unwrap();
+        let s6 = VrrpSocket::open(&config(&a, Family::V6, vec![])).unwrap();
+        s6.send(a.v6.into(), VRRP_GROUP_V6.into(), &PAYLOAD)
+            .await
+            .unwrap();
+    });
+    let (tos, tclass) = observer.join().unwrap();
+    assert_eq!(tos, 0xc0);
+    assert_eq!(tclass, 0xc0);
+}
+
+#[test]
+fn multicast_reaches_every_node_on_a_bridge() {
+    let net = TestNet::bridged("bridge", 3);
+    let (a, b, c) = (
+        net.node(0).clone(),
+        net.node(1).clone(),
+        net.node(2).clone(),
+    );
+    let (ready_b, rx_b) = receiver(&net, &b, Family::V4, vec![VRRP_GROUP_V4.into()], 1);
+    let (ready_c, rx_c) = receiver(&net, &c, Family::V4, vec![VRRP_GROUP_V4.into()], 1);
+    wait_ready(&ready_b);
+    wait_ready(&ready_c);
+    net.run_async(&a.ns.clone(), move || async move {
+        let sock = VrrpSocket::open(&config(&a, Family::V4, vec![])).unwrap();
+        sock.send(a.v4.into(), VRRP_GROUP_V4.into(), &PAYLOAD)
+            .await
+            .unwrap();
+    });
+    for rx in [rx_b, rx_c] {
+        let (_, got) = rx.join().unwrap();
+        assert_eq!(got[0].src, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(got[0].payload, PAYLOAD);
+    }
 }

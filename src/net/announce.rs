@@ -79,6 +79,9 @@ impl Announcer {
             promiscuous: false,
             read_buffer_size: 64,
             write_buffer_size: 256,
+            // Sending is a synchronous call on the engine's thread: never wait long for
+            // room in a full device queue; a dropped announcement is repeated anyway.
+            write_timeout: Some(Duration::from_millis(20)),
             ..Default::default()
         };
         let tx = match pnet_datalink::channel(&iface, config)
@@ -224,6 +227,7 @@ pub fn unsolicited_na_frame(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr) -> Ve
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 

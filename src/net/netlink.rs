@@ -540,13 +540,15 @@ fn address_message(a: &VirtualAddress, adding: bool) -> AddressMessage {
     msg.header.scope = addr_scope(a.scope);
     msg.attributes.push(AddressAttribute::Local(a.addr));
     msg.attributes.push(AddressAttribute::Address(a.addr));
-    if let IpAddr::V4(_) = a.addr {
+    if a.addr.is_ipv4() {
         if adding {
             if let Some(b) = a.broadcast {
                 msg.attributes.push(AddressAttribute::Broadcast(b));
             }
         }
-        if let Some(l) = &a.label {
+        // Only on add: a delete that named a label would miss the address if the label
+        // changed since (e.g. across a reload) and leave the VIP behind.
+        if let (true, Some(l)) = (adding, &a.label) {
             msg.attributes.push(AddressAttribute::Label(l.clone()));
         }
     } else if adding {
@@ -673,6 +675,9 @@ pub struct Monitor {
     links: HashMap<u32, (String, bool)>,
     pending: VecDeque<NetEvent>,
     conn: tokio::task::JoinHandle<()>,
+    // The connection task ends when its last handle is dropped, taking the event
+    // channel with it: keep one for as long as the monitor lives.
+    _handle: Netlink,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -714,6 +719,7 @@ impl Monitor {
             links,
             pending: VecDeque::new(),
             conn,
+            _handle: nl,
         })
     }
 

@@ -78,6 +78,7 @@ pub struct RxPacket {
 
 /// Receive counters of one socket (drops happen here, before `wire` sees anything).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RxStats {
     /// Packets handed to the caller.
     pub received: u64,
@@ -475,6 +476,7 @@ fn parse_v6(raw: RawRx, own_ifindex: u32) -> std::result::Result<RxPacket, Drop>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap: a panic is a failed test
 mod tests {
     use super::*;
 
@@ -523,6 +525,23 @@ mod tests {
             "total below IHL"
         );
         assert!(ipv4_header(&header(5, 20, 17, 255)).is_none(), "not VRRP");
+    }
+
+    #[test]
+    fn socket_can_be_shared_between_reader_task_and_engine() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<VrrpSocket>();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_datagrams_never_panic_and_payload_stays_in_bounds(
+            d in proptest::collection::vec(proptest::num::u8::ANY, 0..200)
+        ) {
+            if let Some((_, _, _, r)) = ipv4_header(&d) {
+                proptest::prop_assert!(r.start >= 20 && r.start <= r.end && r.end <= d.len());
+            }
+        }
     }
 
     #[test]

@@ -255,6 +255,20 @@ impl TestNet {
             .find(|a| a["local"] == local)
     }
 
+    /// The first `addr_info` entry on `ifname` for which `pred` holds.
+    pub fn find_addr_where(
+        &self,
+        ns: &str,
+        ifname: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Option<serde_json::Value> {
+        let v = self.addrs_json(ns, ifname);
+        v.as_array()?
+            .iter()
+            .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
+            .find(|a| pred(a))
+    }
+
     /// Runs `f` on a thread inside namespace `ns` and returns its result (a panic in
     /// `f` fails the caller).
     pub fn run<R: Send + 'static>(&self, ns: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
