@@ -98,7 +98,10 @@ fn samples_report_exactly_the_expected_problems() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         if name != "EXPECTED.md" {
-            assert!(listed.contains(&name.as_str()), "sample {name} has no expectation");
+            assert!(
+                listed.contains(&name.as_str()),
+                "sample {name} has no expectation"
+            );
         }
     }
     let mut failures = Vec::new();

@@ -200,8 +200,10 @@ impl Pre<'_> {
                 .and_then(|p| p.strip_suffix('"'))
                 .unwrap_or(pattern);
             if pattern.is_empty() {
-                self.diags
-                    .push(Diagnostic::error(&origin.loc(0), "include needs a file name"));
+                self.diags.push(Diagnostic::error(
+                    &origin.loc(0),
+                    "include needs a file name",
+                ));
             } else {
                 self.include(pattern, &at, strict, &origin);
             }

@@ -267,11 +267,6 @@ impl Engine {
                     return;
                 };
                 info!(
-                    instance = %name,
-                    from = state_name(from),
-                    to = state_name(to),
-                    reason = %reason.0,
-                    priority,
                     "{name}: {} -> {} ({}), priority {priority}",
                     state_name(from),
                     state_name(to),
@@ -1200,16 +1195,15 @@ fn set_all_notify(plan: &Plan, mut set: impl FnMut(Target, hooks::NotifySpec)) {
 }
 
 fn log_hook(r: &HookReport) {
+    let who = match &r.target {
+        Target::Instance(n) => n.as_str(),
+        Target::Group(n) => n.as_str(),
+    };
+    let cmd = r.argv.join(" ");
     match &r.phase {
-        HookPhase::Started { pid } => {
-            debug!(target_ = ?r.target, kind = ?r.kind, pid, argv = ?r.argv, "hook started")
-        }
-        HookPhase::Finished { outcome } => {
-            info!(target_ = ?r.target, kind = ?r.kind, argv = ?r.argv, ?outcome, "hook finished")
-        }
-        HookPhase::Refused { reason } => {
-            warn!(target_ = ?r.target, kind = ?r.kind, argv = ?r.argv, reason, "hook not run")
-        }
+        HookPhase::Started { pid } => debug!("{who}: hook started (pid {pid}): {cmd}"),
+        HookPhase::Finished { outcome } => info!("{who}: hook {cmd}: {outcome:?}"),
+        HookPhase::Refused { reason } => warn!("{who}: hook not run: {cmd}: {reason}"),
     }
 }
 
