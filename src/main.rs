@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod demo;
+
 use baton::config::{self, LoadOptions};
 use baton::control::{self, Request, Response};
 use baton::daemon;
@@ -248,8 +250,14 @@ fn check(args: CheckArgs) -> ExitCode {
     }
 }
 
-fn demo(_args: DemoArgs) -> ExitCode {
-    todo!("demo")
+fn demo(args: DemoArgs) -> ExitCode {
+    match demo::run(args.advert_int) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("baton demo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn status(socket: &std::path::Path, json: bool) -> ExitCode {
