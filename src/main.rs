@@ -57,6 +57,16 @@ enum Command {
     /// Show failover on this machine: builds network namespaces, runs baton nodes in them,
     /// kills the master, fails a check, brings it back, and prints a timeline (as root).
     Demo(DemoArgs),
+    /// Write the man page and shell completions (for packaging).
+    #[command(hide = true)]
+    Generate {
+        /// Directory for baton.8.
+        #[arg(long)]
+        man: Option<PathBuf>,
+        /// Directory for baton.bash, _baton and baton.fish.
+        #[arg(long)]
+        completions: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +187,7 @@ fn main() -> ExitCode {
         ),
         Some(Command::Reload { socket }) => operator(&socket.socket, Request::Reload),
         Some(Command::Demo(args)) => demo(args),
+        Some(Command::Generate { man, completions }) => generate(man, completions),
         None => keepalived_style(cli.keepalived),
     }
 }
@@ -257,6 +268,38 @@ fn demo(args: DemoArgs) -> ExitCode {
             eprintln!("baton demo: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// baton(8) from the same definitions as `--help`, and completions for three shells.
+fn generate(man: Option<PathBuf>, completions: Option<PathBuf>) -> ExitCode {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let result = (|| -> std::io::Result<()> {
+        if let Some(dir) = man {
+            std::fs::create_dir_all(&dir)?;
+            let cmd = Cli::command().name("baton");
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).section("8").render(&mut page)?;
+            std::fs::write(dir.join("baton.8"), page)?;
+        }
+        if let Some(dir) = completions {
+            std::fs::create_dir_all(&dir)?;
+            for (shell, file) in [
+                (Shell::Bash, "baton.bash"),
+                (Shell::Zsh, "_baton"),
+                (Shell::Fish, "baton.fish"),
+            ] {
+                let mut out = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "baton", &mut out);
+                std::fs::write(dir.join(file), out)?;
+            }
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
 }
 
