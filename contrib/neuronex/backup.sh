@@ -6,7 +6,7 @@
 set -u
 set -o pipefail
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd) || exit 2
-# shellcheck source=neuronex-common.sh
+# shellcheck source-path=SCRIPTDIR source=neuronex-common.sh
 . "$here/neuronex-common.sh" || exit 2
 
 record_state BACKUP
