@@ -158,6 +158,13 @@ impl Engine {
             opts,
         };
         engine.install(plan, now).await;
+        // A baton that was killed (SIGKILL, watchdog) left its virtual addresses behind:
+        // nobody holds them legitimately until an instance becomes master here.
+        for i in 0..engine.plan.instances.len() {
+            if let Some(set) = engine.address_set(i) {
+                let _ = engine.effects.send(Effect::Remove(Box::new(set)));
+            }
+        }
         engine.startup_at = Some(now + engine.plan.startup_delay);
         Ok(engine)
     }
@@ -1139,10 +1146,18 @@ fn start_control(path: &PathBuf, tx: mpsc::UnboundedSender<Event>) -> anyhow::Re
 
 async fn serve_control(stream: tokio::net::UnixStream, tx: mpsc::UnboundedSender<Event>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    // Anyone who can open the socket may look; only root (or baton's own user) may
+    // change anything.
+    let may_change = stream
+        .peer_cred()
+        .is_ok_and(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw());
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let resp = match serde_json::from_str::<Request>(&line) {
+            Ok(req) if req != Request::Status && !may_change => Response::Error {
+                message: "only root may change baton's state".into(),
+            },
             Ok(req) => {
                 let (reply, answer) = oneshot::channel();
                 if tx.send(Event::Control(req, reply)).is_err() {
