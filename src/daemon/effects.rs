@@ -242,10 +242,10 @@ async fn announce(netlink: Netlink, interface: String, addresses: Vec<IpAddr>, g
         debug!(interface, "no hardware address: nothing to announce");
         return;
     };
-    let link_local = match netlink.ipv6_link_local(link.ifindex).await {
-        Ok(ll) => ll,
-        Err(_) => None,
-    };
+    let link_local = netlink
+        .ipv6_link_local(link.ifindex)
+        .await
+        .unwrap_or_default();
     let mut announcer = match Announcer::open(&interface, mac, link_local) {
         Ok(a) => a,
         Err(e) => {

@@ -507,7 +507,14 @@ impl Engine {
                 }
             }
         }
-        match Advert::parse(&pkt.payload, pkt.src, pkt.dst, p.checksum) {
+        let mut parsed = Advert::parse(&pkt.payload, pkt.src, pkt.dst, p.checksum);
+        if parsed == Err(wire::Error::Checksum) && !multicast && pkt.dst.is_ipv4() {
+            // A keepalived peer with `old_unicast_checksum` (or older than 1.3.6)
+            // checksums unicast VRRPv3 as if sent to the multicast group; keepalived
+            // accepts that from its peers, and so does baton.
+            parsed = Advert::parse(&pkt.payload, pkt.src, p.mcast_group, p.checksum);
+        }
+        match parsed {
             Ok(advert) => self.node.handle(
                 now,
                 id,
@@ -532,12 +539,11 @@ impl Engine {
                 if let Some(l) = link {
                     self.links.insert(name.clone(), l);
                 }
-                if known.map(|k| k.0) != Some(ifindex) || known.map(|k| k.1) != Some(up) {
-                    if self.watches(&name) {
-                        info!(interface = %name, up, "interface changed");
-                        self.rebind(now).await;
-                        self.set_iface(now, &name, up);
-                    }
+                let changed = known != Some((ifindex, up));
+                if changed && self.watches(&name) {
+                    info!(interface = %name, up, "interface changed");
+                    self.rebind(now).await;
+                    self.set_iface(now, &name, up);
                 }
             }
             NetEvent::LinkDown { ifindex: _, name } => {
@@ -755,7 +761,7 @@ impl Engine {
             self.node.track(now, &key, status);
         }
 
-        let _ = set_all_notify(&self.plan, |t, s| {
+        set_all_notify(&self.plan, |t, s| {
             let _ = self.effects.send(Effect::SetNotify { target: t, spec: s });
         });
 
@@ -1049,7 +1055,7 @@ impl Engine {
 
 async fn send_to_all(sock: &VrrpSocket, p: &InstancePlan, src: IpAddr, advert: &Advert) {
     for dst in p.destinations() {
-        match advert.to_bytes(src, dst, p.checksum) {
+        match advert.to_bytes(src, p.checksum_destination(dst), p.checksum) {
             Ok(bytes) => {
                 if let Err(e) = sock.send(src, dst, &bytes).await {
                     warn!(instance = %p.name, %dst, error = %e, "sending advert failed");
@@ -1253,7 +1259,7 @@ fn rx_error(e: &wire::Error) -> RxError {
         wire::Error::Type(_) => RxError::Type,
         wire::Error::AuthType(_) | wire::Error::AuthAh => RxError::Auth,
         wire::Error::Interval => RxError::Interval,
-        wire::Error::AddressCount => RxError::AddressList,
+        wire::Error::AddressCount | wire::Error::Family => RxError::AddressList,
         _ => RxError::Length,
     }
 }

@@ -75,6 +75,9 @@ pub struct InstancePlan {
     pub preempt_delay: Duration,
     pub auth: Auth,
     pub checksum: ChecksumMode,
+    /// keepalived's `old_unicast_checksum`: v3 unicast adverts carry the checksum of
+    /// the multicast group as destination, as keepalived before 1.3.6 computed it.
+    pub old_unicast_checksum: bool,
     /// `unicast_src_ip` / `mcast_src_ip`: the address adverts come from.
     pub source: Option<IpAddr>,
     pub peers: Vec<model::UnicastPeer>,
@@ -129,6 +132,16 @@ impl InstancePlan {
             vec![self.mcast_group]
         } else {
             self.peers.iter().map(|p| p.address).collect()
+        }
+    }
+
+    /// The destination the checksum is computed for when sending to `dst`.
+    pub fn checksum_destination(&self, dst: IpAddr) -> IpAddr {
+        match (self.version, dst) {
+            (Version::V3, IpAddr::V4(_)) if self.old_unicast_checksum && !dst.is_multicast() => {
+                self.mcast_group
+            }
+            _ => dst,
         }
     }
 
@@ -300,11 +313,11 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
         },
         _ => Auth::None,
     };
-    let checksum = if i.old_unicast_checksum {
-        ChecksumMode::V2Style
-    } else {
-        ChecksumMode::PseudoHeader
-    };
+    // keepalived's `old_unicast_checksum` is not "no pseudo-header": its old VRRPv3
+    // code put the multicast group in the pseudo-header even for unicast. That is a
+    // per-destination detail the engine applies when it emits (see
+    // `InstancePlan::checksum_destination`); the mode stays the RFC one.
+    let checksum = ChecksumMode::PseudoHeader;
     let mcast_group = match (i.mcast_dst_ip, family) {
         (Some(a), _) => a,
         (None, Family::V4) => IpAddr::V4(g.vrrp_mcast_group4),
@@ -357,6 +370,7 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
         },
         auth,
         checksum,
+        old_unicast_checksum: i.old_unicast_checksum,
         source: i.unicast_src_ip.or(i.mcast_src_ip),
         peers: i.unicast_peers.clone(),
         mcast_group,
