@@ -1,6 +1,8 @@
 //! track_file with a real file in a temp dir: initial value, in-place writes, atomic
 //! replacement by rename, deletion (reads as 0), junk (reads as 0).
 
+#![allow(clippy::unwrap_used)] // tests: a failed setup step should panic
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! vrrp_track_process against real processes: a copy of `sleep` under a name unique to
 //! this test run, counted against quorum and quorum_max.
 
+#![allow(clippy::unwrap_used)] // tests: a failed setup step should panic
+
 use std::process::{Child, Command};
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! vrrp_script tracking with real processes: rise/fall counting, sub-second intervals,
 //! timeouts that kill the whole process group, script security, user switch.
 
+#![allow(clippy::unwrap_used)] // tests: a failed setup step should panic
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

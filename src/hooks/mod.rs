@@ -225,33 +225,33 @@ impl HookRunner {
         let mut fifos = Vec::new();
         let mut readers = Vec::new();
         for spec in &settings.fifos {
-            // keepalived starts the reader before opening, so it is ready for the first line.
-            if let Some(cmd) = &spec.script {
-                let target = Target::Instance(String::new());
-                match prepare(&Some(cmd.clone()), &settings) {
-                    Some(Ok(program)) => {
-                        let extra = vec![spec.path.display().to_string()];
-                        let (stop, stop_rx) = oneshot::channel();
-                        let reports = reports.clone();
-                        let task = tokio::spawn(async move {
-                            run_reader(program, extra, stop_rx, reports).await;
-                        });
-                        readers.push(FifoReader { stop, task });
-                    }
-                    Some(Err(e)) => send_refused(
-                        &reports,
-                        &target,
-                        HookKind::FifoScript,
-                        &cmd.argv,
-                        SystemTime::now(),
-                        &e,
-                    ),
-                    None => {}
-                }
-            }
+            // Create and open first (holding a read end ourselves), then start the reader:
+            // its open cannot block or fail with ENOENT, and no line can be lost.
             match NotifyFifo::open(&spec.path) {
                 Ok(f) => fifos.push(f),
-                Err(e) => tracing::error!("{e}"),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    continue;
+                }
+            }
+            let Some(cmd) = &spec.script else { continue };
+            match prepare(&Some(cmd.clone()), &settings) {
+                Some(Ok(program)) => {
+                    let extra = vec![spec.path.display().to_string()];
+                    let (stop, stop_rx) = oneshot::channel();
+                    let reports = reports.clone();
+                    let task = tokio::spawn(run_reader(program, extra, stop_rx, reports));
+                    readers.push(FifoReader { stop, task });
+                }
+                Some(Err(e)) => send_refused(
+                    &reports,
+                    &fifo_target(),
+                    HookKind::FifoScript,
+                    &cmd.argv,
+                    SystemTime::now(),
+                    &e,
+                ),
+                None => {}
             }
         }
         HookRunner {
@@ -357,6 +357,11 @@ impl HookRunner {
             let _ = r.task.await;
         }
     }
+}
+
+/// Reports about a `notify_fifo_script` name no instance: an empty instance name.
+fn fifo_target() -> Target {
+    Target::Instance(String::new())
 }
 
 fn send_refused(
@@ -488,7 +493,7 @@ async fn run_reader(
     stop: oneshot::Receiver<()>,
     reports: UnboundedSender<HookReport>,
 ) {
-    let target = Target::Instance(String::new());
+    let target = fifo_target();
     let argv: Vec<String> = program.argv().iter().chain(&extra).cloned().collect();
     let send = |phase: HookPhase, at: SystemTime| {
         let _ = reports.send(HookReport {
