@@ -14,6 +14,16 @@
 //!   (instances: their current priority; groups: always `0`).
 //! - notify FIFOs get one line per transition: `INSTANCE "VI_1" MASTER 100` or
 //!   `GROUP "G1" BACKUP 0`, and `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`.
+//! - STOP and MASTER_RX_LOWER_PRI apply to instances only: for a group, STOP runs the
+//!   group's `notify_stop` but neither the generic `notify` nor a FIFO line;
+//!   MASTER_RX_LOWER_PRI never runs the generic `notify` (it is a FIFO line and
+//!   `notify_master_rx_lower_pri`).
+//!
+//! Every script runs from its argv (no shell), in its own process group, stdio on
+//! /dev/null, as its configured user or the global script user, with the daemon's
+//! environment minus `IFS`, `LD_PRELOAD` and `LD_LIBRARY_PATH` (see [`exec`]). A hook
+//! still running after [`HookSettings::timeout`] is killed with its process group and the
+//! queue moves on. The FIFO rules are in [`fifo`].
 //!
 //! This module may not decide states or read configuration files; it only runs what it
 //! is told.
@@ -294,6 +304,12 @@ impl HookRunner {
                 worker,
             },
         );
+    }
+
+    /// Forgets a target (removed on reload). Transitions already queued still run.
+    pub fn remove_notify(&mut self, target: &Target) {
+        // Dropping the sender ends the worker once its queue is empty.
+        self.queues.remove(target);
     }
 
     /// Records a transition: writes the FIFO lines now and queues the scripts behind any
