@@ -14,6 +14,16 @@
 //!   (instances: their current priority; groups: always `0`).
 //! - notify FIFOs get one line per transition: `INSTANCE "VI_1" MASTER 100` or
 //!   `GROUP "G1" BACKUP 0`, and `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`.
+//! - STOP and MASTER_RX_LOWER_PRI apply to instances only: for a group, STOP runs the
+//!   group's `notify_stop` but neither the generic `notify` nor a FIFO line;
+//!   MASTER_RX_LOWER_PRI never runs the generic `notify` (it is a FIFO line and
+//!   `notify_master_rx_lower_pri`).
+//!
+//! Every script runs from its argv (no shell), in its own process group, stdio on
+//! /dev/null, as its configured user or the global script user, with the daemon's
+//! environment minus `IFS`, `LD_PRELOAD` and `LD_LIBRARY_PATH` (see [`exec`]). A hook
+//! still running after [`HookSettings::timeout`] is killed with its process group and the
+//! queue moves on. The FIFO rules are in [`fifo`].
 //!
 //! This module may not decide states or read configuration files; it only runs what it
 //! is told.
@@ -225,33 +235,33 @@ impl HookRunner {
         let mut fifos = Vec::new();
         let mut readers = Vec::new();
         for spec in &settings.fifos {
-            // keepalived starts the reader before opening, so it is ready for the first line.
-            if let Some(cmd) = &spec.script {
-                let target = Target::Instance(String::new());
-                match prepare(&Some(cmd.clone()), &settings) {
-                    Some(Ok(program)) => {
-                        let extra = vec![spec.path.display().to_string()];
-                        let (stop, stop_rx) = oneshot::channel();
-                        let reports = reports.clone();
-                        let task = tokio::spawn(async move {
-                            run_reader(program, extra, stop_rx, reports).await;
-                        });
-                        readers.push(FifoReader { stop, task });
-                    }
-                    Some(Err(e)) => send_refused(
-                        &reports,
-                        &target,
-                        HookKind::FifoScript,
-                        &cmd.argv,
-                        SystemTime::now(),
-                        &e,
-                    ),
-                    None => {}
-                }
-            }
+            // Create and open first (holding a read end ourselves), then start the reader:
+            // its open cannot block or fail with ENOENT, and no line can be lost.
             match NotifyFifo::open(&spec.path) {
                 Ok(f) => fifos.push(f),
-                Err(e) => tracing::error!("{e}"),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    continue;
+                }
+            }
+            let Some(cmd) = &spec.script else { continue };
+            match prepare(&Some(cmd.clone()), &settings) {
+                Some(Ok(program)) => {
+                    let extra = vec![spec.path.display().to_string()];
+                    let (stop, stop_rx) = oneshot::channel();
+                    let reports = reports.clone();
+                    let task = tokio::spawn(run_reader(program, extra, stop_rx, reports));
+                    readers.push(FifoReader { stop, task });
+                }
+                Some(Err(e)) => send_refused(
+                    &reports,
+                    &fifo_target(),
+                    HookKind::FifoScript,
+                    &cmd.argv,
+                    SystemTime::now(),
+                    &e,
+                ),
+                None => {}
             }
         }
         HookRunner {
@@ -294,6 +304,12 @@ impl HookRunner {
                 worker,
             },
         );
+    }
+
+    /// Forgets a target (removed on reload). Transitions already queued still run.
+    pub fn remove_notify(&mut self, target: &Target) {
+        // Dropping the sender ends the worker once its queue is empty.
+        self.queues.remove(target);
     }
 
     /// Records a transition: writes the FIFO lines now and queues the scripts behind any
@@ -357,6 +373,11 @@ impl HookRunner {
             let _ = r.task.await;
         }
     }
+}
+
+/// Reports about a `notify_fifo_script` name no instance: an empty instance name.
+fn fifo_target() -> Target {
+    Target::Instance(String::new())
 }
 
 fn send_refused(
@@ -488,7 +509,7 @@ async fn run_reader(
     stop: oneshot::Receiver<()>,
     reports: UnboundedSender<HookReport>,
 ) {
-    let target = Target::Instance(String::new());
+    let target = fifo_target();
     let argv: Vec<String> = program.argv().iter().chain(&extra).cloned().collect();
     let send = |phase: HookPhase, at: SystemTime| {
         let _ = reports.send(HookReport {

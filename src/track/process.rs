@@ -6,12 +6,12 @@
 //! only when parameters or `full_command` need it), so a change is seen within that time
 //! plus the configured delay. Zombies never count.
 //!
-//! Matching (keepalived.conf(5)): without parameters the process name (`comm`, which the
-//! kernel cuts to 15 bytes) must equal `process` (cut the same way) exactly — no regular
-//! expressions, `ssh` does not match `sshd`. With parameters (or `param_match`), argv[0]
-//! must equal `process` and the parameters are compared per [`ParamMatch`]. With
-//! `full_command`, the whole command line, arguments joined by single spaces, must equal
-//! `process` followed by the parameters.
+//! Matching follows keepalived: without parameters, `param_match` or `full_command`, the
+//! process name (`comm`, which the kernel cuts to 15 bytes, so a longer `process` never
+//! matches; a warning is logged) must equal `process` exactly — no regular expressions,
+//! `ssh` does not match `sshd`. Otherwise argv[0] from `/proc/PID/cmdline` must equal
+//! `process` exactly, and the parameters are compared per [`ParamMatch`]
+//! (`full_command` alone accepts any parameters).
 
 use std::time::Duration;
 
@@ -27,17 +27,18 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// The kernel keeps this many bytes of a process name (TASK_COMM_LEN - 1).
 const COMM_LEN: usize = 15;
 
-/// keepalived's `param_match`.
+/// keepalived's `param_match`. (Parameters given without `param_match` mean `Exact`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ParamMatch {
-    /// The parameters must be exactly the configured ones (also: `param_match` given
-    /// without parameters means "no parameters at all").
+    /// Exactly the configured parameters; `param_match` without parameters means "no
+    /// parameters at all".
     #[default]
     Exact,
-    /// `param_match partial`: the first n parameters match exactly; more may follow.
+    /// `param_match partial`: the configured n parameters come first, exactly; more may
+    /// follow.
     Partial,
-    /// `param_match initial`: n parameters, the first n-1 exact and the last one may be
-    /// longer than the configured one.
+    /// `param_match initial`: like `Partial`, but the last configured parameter may be a
+    /// prefix of the actual one.
     Initial,
 }
 
@@ -45,7 +46,7 @@ pub enum ParamMatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessSpec {
     pub name: String,
-    /// The process name (or, with parameters, argv[0]).
+    /// The process name, or argv[0] when the command line is used.
     pub process: String,
     /// Parameters after the process name.
     pub params: Vec<String>,
@@ -62,10 +63,6 @@ pub struct ProcessSpec {
     pub terminate_delay: Duration,
 }
 
-fn truncate_comm(s: &str) -> &[u8] {
-    &s.as_bytes()[..s.len().min(COMM_LEN)]
-}
-
 /// `comm` and the state letter from the contents of /proc/PID/stat.
 fn parse_stat(stat: &[u8]) -> Option<(&[u8], u8)> {
     let open = stat.iter().position(|&b| b == b'(')?;
@@ -75,57 +72,42 @@ fn parse_stat(stat: &[u8]) -> Option<(&[u8], u8)> {
     Some((comm, state))
 }
 
-/// Whether one process (its `comm` and lazily read argv) matches the spec.
-pub fn matches(
-    spec: &ProcessSpec,
-    comm: &[u8],
-    argv: impl FnOnce() -> Option<Vec<String>>,
-) -> bool {
-    if spec.full_command {
-        let Some(argv) = argv() else { return false };
-        let mut want = spec.process.clone();
-        for p in &spec.params {
-            want.push(' ');
-            want.push_str(p);
-        }
-        return argv.join(" ") == want;
-    }
-    if spec.params.is_empty() && spec.param_match.is_none() {
-        return comm == truncate_comm(&spec.process);
-    }
-    let Some(argv) = argv() else { return false };
-    let Some((first, args)) = argv.split_first() else {
-        return false;
-    };
-    if *first != spec.process {
-        return false;
-    }
-    let want = &spec.params;
-    match spec.param_match.unwrap_or_default() {
-        ParamMatch::Exact => args == want.as_slice(),
-        ParamMatch::Partial => args.len() >= want.len() && args[..want.len()] == want[..],
-        ParamMatch::Initial => match want.split_last() {
-            None => args.is_empty(),
-            Some((last, head)) => {
-                args.len() == want.len()
-                    && args[..head.len()] == *head
-                    && args[head.len()].starts_with(last.as_str())
-            }
-        },
-    }
+/// Whether the spec needs the command line (otherwise the name alone decides).
+fn uses_cmdline(spec: &ProcessSpec) -> bool {
+    spec.full_command || !spec.params.is_empty() || spec.param_match.is_some()
 }
 
-fn read_argv(pid: &str) -> Option<Vec<String>> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let raw = raw.strip_suffix(&[0]).unwrap_or(&raw);
-    if raw.is_empty() {
-        return None;
+/// Whether one process matches the spec, given its `comm` and (read only when needed)
+/// its raw `/proc/PID/cmdline`: arguments each followed by a NUL byte.
+pub fn matches(spec: &ProcessSpec, comm: &[u8], cmdline: impl FnOnce() -> Option<Vec<u8>>) -> bool {
+    if !uses_cmdline(spec) {
+        return comm == spec.process.as_bytes();
     }
-    Some(
-        raw.split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
-    )
+    let Some(raw) = cmdline() else { return false };
+    let (argv0, rest) = match raw.iter().position(|&b| b == 0) {
+        Some(i) => (&raw[..i], &raw[i + 1..]),
+        None => (&raw[..], &[][..]),
+    };
+    if argv0 != spec.process.as_bytes() {
+        return false;
+    }
+    let mode = match spec.param_match {
+        Some(m) => m,
+        // full_command alone: argv[0] decides, any parameters.
+        None if spec.params.is_empty() => return true,
+        None => ParamMatch::Exact,
+    };
+    let mut want = Vec::new();
+    for p in &spec.params {
+        want.extend_from_slice(p.as_bytes());
+        want.push(0);
+    }
+    match mode {
+        ParamMatch::Exact => rest == want.as_slice(),
+        ParamMatch::Partial => rest.starts_with(&want),
+        // Without the final NUL, the last configured parameter may be a prefix.
+        ParamMatch::Initial => rest.starts_with(&want[..want.len().saturating_sub(1)]),
+    }
 }
 
 /// Counts the processes in /proc that match `spec` (zombies excluded).
@@ -150,7 +132,9 @@ pub fn count_matching(spec: &ProcessSpec) -> u32 {
         if state == b'Z' || state == b'X' {
             continue;
         }
-        if matches(spec, comm, || read_argv(pid)) {
+        if matches(spec, comm, || {
+            std::fs::read(format!("/proc/{pid}/cmdline")).ok()
+        }) {
             n = n.saturating_add(1);
         }
     }
@@ -223,6 +207,13 @@ fn status_of(up: bool) -> TrackStatus {
 /// The life of one tracked process: runs until the task is aborted.
 pub(crate) async fn run(spec: ProcessSpec, events: UnboundedSender<TrackEvent>) {
     let key = format!("process:{}", spec.name);
+    if !uses_cmdline(&spec) && spec.process.len() > COMM_LEN {
+        tracing::warn!(
+            process = %spec.name,
+            "process name {:?} is longer than the kernel keeps ({COMM_LEN} bytes) and can never match; use full_command",
+            spec.process
+        );
+    }
     let scan = |spec: &ProcessSpec| {
         let spec = spec.clone();
         // /proc reads are fast but blocking; keep them off the engine's thread.
@@ -270,8 +261,13 @@ mod tests {
         }
     }
 
-    fn argv(a: &[&str]) -> Option<Vec<String>> {
-        Some(a.iter().map(|s| s.to_string()).collect())
+    fn cmdline(a: &[&str]) -> Option<Vec<u8>> {
+        let mut v = Vec::new();
+        for x in a {
+            v.extend_from_slice(x.as_bytes());
+            v.push(0);
+        }
+        Some(v)
     }
 
     #[test]
@@ -279,35 +275,34 @@ mod tests {
         let s = spec("ssh", &[], None);
         assert!(matches(&s, b"ssh", || None));
         assert!(!matches(&s, b"sshd", || None));
-        let long = spec("a_very_long_process_name", &[], None);
-        assert!(matches(&long, b"a_very_long_pro", || None));
     }
 
     #[test]
     fn param_matching() {
-        let a = || argv(&["nginx", "-c", "/etc/nginx.conf"]);
-        assert!(matches(
-            &spec("nginx", &["-c", "/etc/nginx.conf"], None),
-            b"nginx",
-            a
+        let a = || cmdline(&["/usr/sbin/nginx", "-c", "/etc/nginx.conf"]);
+        let m = |p: &str, params: &[&str], pm| matches(&spec(p, params, pm), b"nginx", a);
+        assert!(m("/usr/sbin/nginx", &["-c", "/etc/nginx.conf"], None));
+        assert!(
+            !m("nginx", &["-c", "/etc/nginx.conf"], None),
+            "argv[0] is exact"
+        );
+        assert!(!m("/usr/sbin/nginx", &["-c"], None));
+        assert!(m("/usr/sbin/nginx", &["-c"], Some(ParamMatch::Partial)));
+        assert!(!m(
+            "/usr/sbin/nginx",
+            &["-c", "/etc/ng"],
+            Some(ParamMatch::Partial)
         ));
-        assert!(!matches(&spec("nginx", &["-c"], None), b"nginx", a));
-        assert!(matches(
-            &spec("nginx", &["-c"], Some(ParamMatch::Partial)),
-            b"nginx",
-            a
+        assert!(m(
+            "/usr/sbin/nginx",
+            &["-c", "/etc/ng"],
+            Some(ParamMatch::Initial)
         ));
-        assert!(matches(
-            &spec("nginx", &["-c", "/etc/ng"], Some(ParamMatch::Initial)),
-            b"nginx",
-            a
-        ));
-        assert!(!matches(
-            &spec("nginx", &[], Some(ParamMatch::Exact)),
-            b"nginx",
-            a
-        ));
-        let mut full = spec("nginx -c", &["/etc/nginx.conf"], None);
+        assert!(
+            !m("/usr/sbin/nginx", &[], Some(ParamMatch::Exact)),
+            "no parameters wanted"
+        );
+        let mut full = spec("/usr/sbin/nginx", &[], None);
         full.full_command = true;
         assert!(matches(&full, b"nginx", a));
     }
