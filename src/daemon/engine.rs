@@ -1202,6 +1202,7 @@ fn hook_settings(plan: &Plan) -> HookSettings {
                 script: script.clone(),
             })
             .collect(),
+        script_user: hooks::exec::default_script_user(),
         ..HookSettings::default()
     };
     if let Some(user) = plan.script_user.as_ref().and_then(plan::resolve_run_as) {
