@@ -197,6 +197,22 @@ impl Daemon {
             .collect()
     }
 
+    /// Transitions with the priority logged: (from, to, priority).
+    pub fn transitions_prio(&self, instance: &str) -> Vec<(String, String, String)> {
+        let prefix = format!("{instance}: ");
+        self.log_text()
+            .lines()
+            .filter_map(|l| {
+                let at = l.find(&prefix)?;
+                let rest = &l[at + prefix.len()..];
+                let (_, prio) = rest.rsplit_once("), priority ")?;
+                let (from, rest) = rest.split_once(" -> ")?;
+                let (to, _) = rest.split_once(" (")?;
+                Some((from.to_string(), to.to_string(), prio.trim().to_string()))
+            })
+            .collect()
+    }
+
     pub fn wait_log(&self, what: &str) {
         wait_for(DEADLINE, what, || self.log_text().contains(what));
     }
