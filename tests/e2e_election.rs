@@ -41,7 +41,11 @@ fn multicast_v3_ipv4_elects_higher_priority_and_sends_garp() {
     let mut c = Cluster::new("e2e_elect_v3", 3);
     let observer = c.net.node(2).ns.clone();
     // Gratuitous ARP for the VIP: sender and target address are both the VIP.
-    let cap = Capture::start(&observer, &format!("arp and arp[14:4] = 0x0a000064 and arp[24:4] = 0x0a000064"), 1);
+    let cap = Capture::start(
+        &observer,
+        "arp and arp[14:4] = 0x0a000064 and arp[24:4] = 0x0a000064",
+        1,
+    );
     let a = Inst::new(150, "BACKUP");
     let b = Inst::new(100, "BACKUP");
     c.start("b", 1, &conf("b", "", &[&b]));
@@ -57,7 +61,11 @@ fn multicast_v3_ipv4_elects_higher_priority_and_sends_garp() {
     assert!(seen.contains(&b_mac), "GARP not from {b_mac}: {seen}");
 
     // Now the higher priority node arrives and preempts; it announces the VIP too.
-    let cap = Capture::start(&observer, "arp and arp[14:4] = 0x0a000064 and arp[24:4] = 0x0a000064", 1);
+    let cap = Capture::start(
+        &observer,
+        "arp and arp[14:4] = 0x0a000064 and arp[24:4] = 0x0a000064",
+        1,
+    );
     c.start("a", 0, &conf("a", "", &[&a]));
     c.d(1).wait_state("VI_1", "MASTER");
     c.d(0).wait_state("VI_1", "BACKUP");
@@ -99,7 +107,10 @@ fn unicast_v3_ipv4_elects_higher_priority() {
     elect(&mut c, &a, &b, VIP);
     // The adverts really were unicast: each side counts received adverts.
     let st = c.d(0).instance("VI_1").expect("status");
-    assert!(st["stats"]["adverts_received"].as_u64().unwrap_or(0) > 0, "{st}");
+    assert!(
+        st["stats"]["adverts_received"].as_u64().unwrap_or(0) > 0,
+        "{st}"
+    );
 }
 
 #[test]
@@ -146,8 +157,18 @@ fn advert_int_50ms_v3_elects_and_holds() {
             .unwrap_or(0)
             >= before + 40
     });
-    assert_eq!(c.d(0).state("VI_1").as_deref(), Some("BACKUP"), "{}", c.all_logs());
-    assert_eq!(c.d(1).state("VI_1").as_deref(), Some("MASTER"), "{}", c.all_logs());
+    assert_eq!(
+        c.d(0).state("VI_1").as_deref(),
+        Some("BACKUP"),
+        "{}",
+        c.all_logs()
+    );
+    assert_eq!(
+        c.d(1).state("VI_1").as_deref(),
+        Some("MASTER"),
+        "{}",
+        c.all_logs()
+    );
     let flaps = c.d(0).transitions("VI_1").len() + c.d(1).transitions("VI_1").len();
     eprintln!("transitions at 50 ms: {flaps}");
 }
@@ -167,7 +188,10 @@ fn status_reports_one_master_and_weighted_priority_drop() {
     c.d(1).wait_state("VI_1", "MASTER");
     c.d(0).wait_state("VI_1", "BACKUP");
     assert_one_master(&c);
-    assert_eq!(c.d(1).instance("VI_1").expect("status")["effective_priority"], 150);
+    assert_eq!(
+        c.d(1).instance("VI_1").expect("status")["effective_priority"],
+        150
+    );
 
     // The weighted check fails: 150 - 60 = 90 < 100, so b takes over; a is BACKUP, not FAULT.
     std::fs::remove_file(&ok).expect("rm");
@@ -186,6 +210,9 @@ fn status_reports_one_master_and_weighted_priority_drop() {
     std::fs::write(&ok, "").expect("touch");
     c.d(1).wait_state("VI_1", "MASTER");
     c.d(0).wait_state("VI_1", "BACKUP");
-    assert_eq!(c.d(1).instance("VI_1").expect("status")["effective_priority"], 150);
+    assert_eq!(
+        c.d(1).instance("VI_1").expect("status")["effective_priority"],
+        150
+    );
     assert_one_master(&c);
 }

@@ -55,7 +55,11 @@ fn crash(advert_int: &str) {
         ms(t0, started)
     );
     // The specific hook runs before the generic one.
-    let b: Vec<_> = c.hooks_of("b").into_iter().filter(|h| h.phase == "start").collect();
+    let b: Vec<_> = c
+        .hooks_of("b")
+        .into_iter()
+        .filter(|h| h.phase == "start")
+        .collect();
     let pos = |label: &str, state: &str| {
         b.iter()
             .rposition(|h| h.args[0] == label && (label != "notify" || h.args[3] == state))
@@ -94,7 +98,11 @@ fn sigterm(advert_int: &str) {
     c.wait_addr(1, VIP, true);
     c.wait_hook("a", &["notify_stop"]);
     c.wait_hook("a", &["notify", "INSTANCE", "VI_1", "STOP", "150"]);
-    assert!(c.d(0).log_text().contains("VI_1: MASTER -> STOP"), "{}", c.all_logs());
+    assert!(
+        c.d(0).log_text().contains("VI_1: MASTER -> STOP"),
+        "{}",
+        c.all_logs()
+    );
 }
 
 #[test]
@@ -123,8 +131,14 @@ fn check_failure(advert_int: &str) {
     c.wait_addr(1, VIP, true);
     let a = c.d(0).instance("VI_1").expect("status");
     let b = c.d(1).instance("VI_1").expect("status");
-    assert!(a["stats"]["priority_zero_sent"].as_u64().unwrap_or(0) >= 1, "{a}");
-    assert!(b["stats"]["priority_zero_received"].as_u64().unwrap_or(0) >= 1, "{b}");
+    assert!(
+        a["stats"]["priority_zero_sent"].as_u64().unwrap_or(0) >= 1,
+        "{a}"
+    );
+    assert!(
+        b["stats"]["priority_zero_received"].as_u64().unwrap_or(0) >= 1,
+        "{b}"
+    );
 
     // Check recovers: a comes back and preempts; b returns to BACKUP.
     std::fs::write(c.path("ok"), "").expect("touch");
@@ -135,14 +149,29 @@ fn check_failure(advert_int: &str) {
     let back = c.hooks_of("b");
     assert_eq!(
         back.last().map(|h| h.args.clone()),
-        Some(vec!["notify", "INSTANCE", "VI_1", "BACKUP", "100"].into_iter().map(String::from).collect()),
+        Some(
+            vec!["notify", "INSTANCE", "VI_1", "BACKUP", "100"]
+                .into_iter()
+                .map(String::from)
+                .collect()
+        ),
         "{back:?}"
     );
     let trans = c.d(0).transitions("VI_1");
-    let tail: Vec<(&str, &str)> = trans.iter().rev().take(3).rev().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let tail: Vec<(&str, &str)> = trans
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     assert_eq!(
         tail,
-        vec![("MASTER", "FAULT"), ("FAULT", "BACKUP"), ("BACKUP", "MASTER")],
+        vec![
+            ("MASTER", "FAULT"),
+            ("FAULT", "BACKUP"),
+            ("BACKUP", "MASTER")
+        ],
         "{}",
         c.all_logs()
     );
@@ -174,10 +203,25 @@ fn nopreempt_on_higher_priority_node_stays_backup_after_recovery() {
             .unwrap_or(0)
     };
     let before = heard(&c);
-    wait_for(DEADLINE, "30 adverts heard by a", || heard(&c) >= before + 30);
-    assert_eq!(c.d(0).state("VI_1").as_deref(), Some("BACKUP"), "{}", c.all_logs());
-    assert_eq!(c.d(1).state("VI_1").as_deref(), Some("MASTER"), "{}", c.all_logs());
+    wait_for(DEADLINE, "30 adverts heard by a", || {
+        heard(&c) >= before + 30
+    });
+    assert_eq!(
+        c.d(0).state("VI_1").as_deref(),
+        Some("BACKUP"),
+        "{}",
+        c.all_logs()
+    );
+    assert_eq!(
+        c.d(1).state("VI_1").as_deref(),
+        Some("MASTER"),
+        "{}",
+        c.all_logs()
+    );
     assert!(c.has_addr(1, VIP) && !c.has_addr(0, VIP));
     let a = c.d(0).instance("VI_1").expect("status");
-    assert_eq!(a["effective_priority"], 150, "a is healthy, just not preempting: {a}");
+    assert_eq!(
+        a["effective_priority"], 150,
+        "a is healthy, just not preempting: {a}"
+    );
 }

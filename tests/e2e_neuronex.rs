@@ -99,9 +99,11 @@ fn wait_systemctl(c: &Cluster, node: &str, action: &str, n: usize) -> u128 {
             .filter(|h| h.args.first().map(String::as_str) == Some(action))
             .nth(n - 1)
     };
-    wait_for(DEADLINE, &format!("{node}: systemctl {action} #{n}"), || {
-        find().is_some()
-    });
+    wait_for(
+        DEADLINE,
+        &format!("{node}: systemctl {action} #{n}"),
+        || find().is_some(),
+    );
     let h = find().expect("found");
     assert_eq!(h.args, [action, "--", "neuronex.service"]);
     h.ns

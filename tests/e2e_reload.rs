@@ -87,7 +87,11 @@ fn broken_config_on_reload_keeps_running_unchanged() {
     // SIGHUP: refused, logged, still running.
     c.d(0).signal(Signal::SIGHUP);
     c.d(0).wait_log("reload refused");
-    assert!(c.d(0).log_text().contains(".conf:"), "error names the file\n{}", c.d(0).log_text());
+    assert!(
+        c.d(0).log_text().contains(".conf:"),
+        "error names the file\n{}",
+        c.d(0).log_text()
+    );
     // `baton reload` says so too, with a failing exit status.
     let out = Command::new(BATON)
         .args(["reload", "--socket"])
@@ -99,14 +103,21 @@ fn broken_config_on_reload_keeps_running_unchanged() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!out.status.success(), "reload of a broken config must fail: {text}");
+    assert!(
+        !out.status.success(),
+        "reload of a broken config must fail: {text}"
+    );
     assert!(text.contains("refused"), "{text}");
 
     let st = c.d(0).status();
     let inst = &st["instances"][0];
     assert_eq!(inst["name"], "VI_1");
     assert_eq!(inst["state"], "MASTER");
-    assert_eq!(st["instances"].as_array().map(Vec::len), Some(1), "no VI_2: {st}");
+    assert_eq!(
+        st["instances"].as_array().map(Vec::len),
+        Some(1),
+        "no VI_2: {st}"
+    );
     assert!(c.has_addr(0, "10.0.0.100"));
     assert_eq!(c.d(1).state("VI_1").as_deref(), Some("BACKUP"));
     assert_eq!(c.d(0).transitions("VI_1"), a_trans);
@@ -119,6 +130,10 @@ fn broken_config_on_reload_keeps_running_unchanged() {
         .arg(&c.d(0).socket)
         .output()
         .expect("baton reload");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(c.d(0).state("VI_1").as_deref(), Some("MASTER"));
 }

@@ -83,7 +83,11 @@ fn check_script_timeout_kills_it_and_counts_as_failure() {
         .collect();
     assert_eq!(first.len(), 2);
     for pid in &first {
-        wait_for(DEADLINE, &format!("timed-out script process {pid} gone"), || gone(*pid));
+        wait_for(
+            DEADLINE,
+            &format!("timed-out script process {pid} gone"),
+            || gone(*pid),
+        );
     }
     // It keeps being run (and killed) at its interval.
     wait_for(DEADLINE, "a second run", || {
@@ -112,7 +116,10 @@ fn assert_serial(node: &str, hooks: &[HookLine]) -> Vec<Vec<String>> {
         runs.push(s.args.clone());
     }
     for w in hooks.windows(2) {
-        assert!(w[0].ns <= w[1].ns, "{node}: hook log out of time order: {hooks:#?}");
+        assert!(
+            w[0].ns <= w[1].ns,
+            "{node}: hook log out of time order: {hooks:#?}"
+        );
     }
     runs
 }
@@ -183,8 +190,17 @@ fn hooks_keep_transition_order_under_a_burst() {
             c.hooks_of(node).iter().filter(|h| h.phase == "end").count() >= want.len()
         });
         let runs = assert_serial(node, &c.hooks_of(node));
-        eprintln!("{node}: {} transitions, {} hook runs", trans.len(), runs.len());
-        assert_eq!(runs, want, "{node}: hooks differ from logged transitions\n{}", c.all_logs());
+        eprintln!(
+            "{node}: {} transitions, {} hook runs",
+            trans.len(),
+            runs.len()
+        );
+        assert_eq!(
+            runs,
+            want,
+            "{node}: hooks differ from logged transitions\n{}",
+            c.all_logs()
+        );
     }
     let a_faults = c
         .d(0)

@@ -287,7 +287,13 @@ impl Cluster {
         self.start_env(name, node, conf, &[])
     }
 
-    pub fn start_env(&mut self, name: &str, node: usize, conf: &str, env: &[(&str, &str)]) -> usize {
+    pub fn start_env(
+        &mut self,
+        name: &str,
+        node: usize,
+        conf: &str,
+        env: &[(&str, &str)],
+    ) -> usize {
         let confp = self.path(&format!("{name}.conf"));
         std::fs::write(&confp, conf).expect("write conf");
         let mut d = Daemon {
@@ -327,7 +333,10 @@ impl Cluster {
 
     /// The hook lines of one node.
     pub fn hooks_of(&self, node: &str) -> Vec<HookLine> {
-        self.hooks().into_iter().filter(|h| h.node == node).collect()
+        self.hooks()
+            .into_iter()
+            .filter(|h| h.node == node)
+            .collect()
     }
 
     /// Waits for a finished hook of `node` whose arguments are exactly `args`; returns
@@ -463,10 +472,13 @@ impl Inst {
     /// Every notify hook (specific and generic) pointing at the cluster's logging hook.
     pub fn hooks(mut self, c: &Cluster, node: &str) -> Inst {
         for kind in ["master", "backup", "fault", "stop"] {
-            self.extra
-                .push(format!("notify_{kind} {}", c.hook(node, &format!("notify_{kind}"))));
+            self.extra.push(format!(
+                "notify_{kind} {}",
+                c.hook(node, &format!("notify_{kind}"))
+            ));
         }
-        self.extra.push(format!("notify {}", c.hook(node, "notify")));
+        self.extra
+            .push(format!("notify {}", c.hook(node, "notify")));
         self
     }
 
@@ -535,7 +547,9 @@ pub struct Capture {
 impl Capture {
     pub fn start(ns: &str, filter: &str, count: u32) -> Capture {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, "timeout", "20", "tcpdump", "-l", "-n", "-e"])
+            .args([
+                "netns", "exec", ns, "timeout", "20", "tcpdump", "-l", "-n", "-e",
+            ])
             .args(["-c", &count.to_string(), "-i", "eth0"])
             .args(filter.split_whitespace())
             .stdin(Stdio::null())
