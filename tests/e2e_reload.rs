@@ -1,0 +1,139 @@
+//! End-to-end: reloading the configuration (SIGHUP, `baton reload`) of a running master.
+//! A changed VIP list moves only the changed address, with no state transition and no
+//! hook; a broken configuration is refused and the daemon carries on unchanged.
+
+mod common;
+mod e2e;
+
+use std::process::Command;
+
+use e2e::{BATON, Cluster, Inst, conf};
+use nix::sys::signal::Signal;
+
+/// a (daemon 0, TestNet 0) MASTER and b (daemon 1, TestNet 1) BACKUP, both holding the
+/// VIP list `vips` in their configs; returns a's instance for editing.
+fn pair(test: &str, vips: &[&str]) -> (Cluster, Inst) {
+    let mut c = Cluster::new(test, 2);
+    let mut a = Inst::new(150, "BACKUP").hooks(&c, "a");
+    let mut b = Inst::new(100, "BACKUP").hooks(&c, "b");
+    for i in [&mut a, &mut b] {
+        i.vips = vips.iter().map(|v| v.to_string()).collect();
+    }
+    c.start("a", 0, &conf("a", "", &[&a]));
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.start("b", 1, &conf("b", "", &[&b]));
+    c.d(1).wait_state("VI_1", "BACKUP");
+    c.wait_hook("a", &["notify", "INSTANCE", "VI_1", "MASTER", "150"]);
+    c.wait_hook("b", &["notify", "INSTANCE", "VI_1", "BACKUP", "100"]);
+    (c, a)
+}
+
+#[test]
+fn sighup_with_changed_vips_moves_only_that_vip_without_transition() {
+    let (c, mut a) = pair("e2e_reload_vips", &["10.0.0.100/24", "10.0.0.101/24"]);
+    for v in ["10.0.0.100", "10.0.0.101"] {
+        c.wait_addr(0, v, true);
+        assert!(!c.has_addr(1, v));
+    }
+    let hooks_before = c.hooks();
+    let a_trans = c.d(0).transitions("VI_1");
+    let b_trans = c.d(1).transitions("VI_1");
+    let b_recv = c.d(1).instance("VI_1").expect("status")["stats"]["adverts_received"]
+        .as_u64()
+        .unwrap_or(0);
+
+    a.vips = vec!["10.0.0.100/24".into(), "10.0.0.102/24".into()];
+    std::fs::write(&c.d(0).conf, conf("a", "", &[&a])).expect("rewrite conf");
+    c.d(0).signal(Signal::SIGHUP);
+    c.d(0).wait_log("configuration reloaded");
+    c.wait_addr(0, "10.0.0.102", true);
+    c.wait_addr(0, "10.0.0.101", false);
+    assert!(c.has_addr(0, "10.0.0.100"), "unchanged VIP kept");
+
+    // b keeps hearing a (so a kept advertising) and nothing changed state.
+    common::netns::wait_for(e2e::DEADLINE, "b hears 10 more adverts", || {
+        c.d(1).instance("VI_1").expect("status")["stats"]["adverts_received"]
+            .as_u64()
+            .unwrap_or(0)
+            >= b_recv + 10
+    });
+    assert_eq!(c.d(0).state("VI_1").as_deref(), Some("MASTER"));
+    assert_eq!(c.d(1).state("VI_1").as_deref(), Some("BACKUP"));
+    assert_eq!(c.d(0).transitions("VI_1"), a_trans, "{}", c.all_logs());
+    assert_eq!(c.d(1).transitions("VI_1"), b_trans, "{}", c.all_logs());
+    assert_eq!(c.hooks(), hooks_before, "no hook ran on reload");
+    for v in ["10.0.0.100", "10.0.0.101", "10.0.0.102"] {
+        assert!(!c.has_addr(1, v), "backup untouched: {v}");
+    }
+    let st = c.d(0).instance("VI_1").expect("status");
+    assert_eq!(
+        st["virtual_addresses"],
+        serde_json::json!(["10.0.0.100/24", "10.0.0.102/24"])
+    );
+}
+
+#[test]
+fn broken_config_on_reload_keeps_running_unchanged() {
+    let (c, a) = pair("e2e_reload_broken", &["10.0.0.100/24"]);
+    let hooks_before = c.hooks();
+    let a_trans = c.d(0).transitions("VI_1");
+    let good = conf("a", "", &[&a]);
+    std::fs::write(
+        &c.d(0).conf,
+        format!("{good}\nvrrp_instance VI_2 {{\n    priority banana\n"),
+    )
+    .expect("break conf");
+
+    // SIGHUP: refused, logged, still running.
+    c.d(0).signal(Signal::SIGHUP);
+    c.d(0).wait_log("reload refused");
+    assert!(
+        c.d(0).log_text().contains(".conf:"),
+        "error names the file\n{}",
+        c.d(0).log_text()
+    );
+    // `baton reload` says so too, with a failing exit status.
+    let out = Command::new(BATON)
+        .args(["reload", "--socket"])
+        .arg(&c.d(0).socket)
+        .output()
+        .expect("baton reload");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "reload of a broken config must fail: {text}"
+    );
+    assert!(text.contains("refused"), "{text}");
+
+    let st = c.d(0).status();
+    let inst = &st["instances"][0];
+    assert_eq!(inst["name"], "VI_1");
+    assert_eq!(inst["state"], "MASTER");
+    assert_eq!(
+        st["instances"].as_array().map(Vec::len),
+        Some(1),
+        "no VI_2: {st}"
+    );
+    assert!(c.has_addr(0, "10.0.0.100"));
+    assert_eq!(c.d(1).state("VI_1").as_deref(), Some("BACKUP"));
+    assert_eq!(c.d(0).transitions("VI_1"), a_trans);
+    assert_eq!(c.hooks(), hooks_before);
+
+    // Fixed again: a reload goes through.
+    std::fs::write(&c.d(0).conf, &good).expect("fix conf");
+    let out = Command::new(BATON)
+        .args(["reload", "--socket"])
+        .arg(&c.d(0).socket)
+        .output()
+        .expect("baton reload");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(c.d(0).state("VI_1").as_deref(), Some("MASTER"));
+}
