@@ -838,7 +838,7 @@ impl<'a> Sim<'a> {
                 end = back;
             }
         } else {
-            let count = self.rng.index(6);
+            let count = self.rng.index(9);
             for _ in 0..count {
                 let at = self.now + self.rng.dur(i * 4);
                 end = end.max(at);
@@ -921,7 +921,7 @@ impl<'a> Sim<'a> {
         let mut phases_left = phases;
         loop {
             self.steps += 1;
-            if self.steps > 2_000_000 {
+            if self.steps > 300_000 {
                 return Err("schedule did not finish (event storm?)".into());
             }
             let timer = (0..n)

@@ -661,3 +661,16 @@ fn spurious_timer_and_unknown_ids_are_harmless() {
     assert!(drain(&mut node).is_empty());
     assert_eq!(node.state(V0), State::Backup);
 }
+
+#[test]
+fn group_member_starting_in_fault_faults_its_running_sibling() {
+    let (cfgs, groups) = pair_group();
+    let t0 = Instant::now();
+    let mut node = Node::new(cfgs, groups, t0);
+    node.handle(t0, V1, Input::Startup);
+    assert_eq!(node.state(V1), State::Backup);
+    node.track(t0, "iface:eth0", TrackStatus::Down);
+    node.handle(t0, V0, Input::Startup);
+    assert_eq!(node.state(V0), State::Fault);
+    assert_eq!(node.state(V1), State::Fault);
+}
