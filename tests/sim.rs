@@ -274,6 +274,13 @@ enum Chaos {
         inst: usize,
         input: Input,
     },
+    /// Reload the node's configuration with a new priority for one instance (and its
+    /// sync-group siblings, which share it).
+    Reprioritize {
+        node: usize,
+        inst: usize,
+        priority: u8,
+    },
     /// Crash whichever node is master of this VRID at that moment.
     CrashMaster(usize),
     Quiet,
@@ -329,6 +336,8 @@ enum Op {
 
 struct SimNode {
     node: Option<Node>,
+    /// This node's configuration (changed by reloads, used by restarts).
+    cfgs: Vec<InstanceConfig>,
     held: Vec<bool>,
     state: Vec<State>,
     op: Vec<Op>,
@@ -423,8 +432,9 @@ impl<'a> Sim<'a> {
             seq: 0,
             queue: BinaryHeap::new(),
             nodes: (0..n)
-                .map(|_| SimNode {
+                .map(|m| SimNode {
                     node: None,
+                    cfgs: sc.cfgs[m].clone(),
                     held: vec![false; k],
                     state: vec![State::Stop; k],
                     op: vec![Op::None; k],
@@ -593,7 +603,7 @@ impl<'a> Sim<'a> {
         if self.nodes[n].node.is_some() {
             return Ok(());
         }
-        let mut node = Node::new(self.sc.cfgs[n].clone(), self.sc.groups.clone(), self.now);
+        let mut node = Node::new(self.nodes[n].cfgs.clone(), self.sc.groups.clone(), self.now);
         // The tracker reports current readings before the instances start.
         let mut readings: Vec<_> = self.nodes[n].tracks.iter().map(|(k, s)| (*k, *s)).collect();
         readings.sort_by_key(|(k, _)| *k);
@@ -713,6 +723,39 @@ impl<'a> Sim<'a> {
                     self.nodes[n].node = None;
                 }
             }
+            Chaos::Reprioritize {
+                node: n,
+                inst,
+                priority,
+            } => {
+                let members: Vec<usize> = match self.sc.groups.first() {
+                    Some(g) if g.members.contains(&InstanceId(inst)) => {
+                        g.members.iter().map(|m| m.0).collect()
+                    }
+                    _ => vec![inst],
+                };
+                for m in members {
+                    let cfg = &mut self.nodes[n].cfgs[m];
+                    // The address owner stays the owner.
+                    if cfg.priority != 255 {
+                        cfg.priority = priority;
+                    }
+                }
+                let cfgs = self.nodes[n].cfgs.clone();
+                if let Some(node) = self.nodes[n].node.as_mut() {
+                    let before: Vec<State> =
+                        (0..node.len()).map(|i| node.state(InstanceId(i))).collect();
+                    node.reconfigure(self.now, cfgs, self.sc.groups.clone());
+                    let after: Vec<State> =
+                        (0..node.len()).map(|i| node.state(InstanceId(i))).collect();
+                    if before != after {
+                        return Err(format!(
+                            "node {n}: reload changed states {before:?} -> {after:?}"
+                        ));
+                    }
+                    self.drain(n)?;
+                }
+            }
             Chaos::Track {
                 node: n,
                 key,
@@ -791,7 +834,7 @@ impl<'a> Sim<'a> {
                 (node, addr)
             };
             if let Some(best) = eligible.iter().copied().max_by_key(|n| key(*n)) {
-                let cfg = &self.sc.cfgs[best][inst];
+                let cfg = &self.nodes[best].cfgs[inst];
                 let op = self.nodes[best].op[inst];
                 let preempts = op == Op::Promoted
                     || (op == Op::None
@@ -843,7 +886,7 @@ impl<'a> Sim<'a> {
                 let at = self.now + self.rng.dur(i * 4);
                 end = end.max(at);
                 let node = self.rng.index(n);
-                let c = match self.rng.below(10) {
+                let c = match self.rng.below(11) {
                     0 => Chaos::NetBad {
                         loss: self.rng.unit() * 0.6,
                         dup: self.rng.unit() * 0.3,
@@ -897,6 +940,11 @@ impl<'a> Sim<'a> {
                             input,
                         }
                     }
+                    9 => Chaos::Reprioritize {
+                        node,
+                        inst: self.rng.index(k),
+                        priority: 1 + u8::try_from(self.rng.below(254)).unwrap_or(0),
+                    },
                     _ => Chaos::Restart(self.rng.index(n)),
                 };
                 self.push(at, Ev::Chaos(c));
