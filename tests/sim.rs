@@ -133,7 +133,7 @@ fn scenario(rng: &mut Rng) -> Scenario {
     let mut cfgs = Vec::new();
     let mut interval_max = Duration::ZERO;
     let mut preempt_delay_max = Duration::ZERO;
-    for node in 0..n {
+    for (node, octet) in octets.iter().copied().take(n).enumerate() {
         let weights = [
             (
                 SCRIPT,
@@ -215,7 +215,7 @@ fn scenario(rng: &mut Rng) -> Scenario {
                     rng.chance(0.75)
                 },
                 preempt_delay,
-                primary_address: addr(octets[node], false),
+                primary_address: addr(octet, false),
                 virtual_addresses: vec![addr(100 + u8::try_from(v).unwrap_or(0), true)],
                 auth: if *version == Version::V2 {
                     auth.clone()

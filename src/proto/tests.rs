@@ -1,5 +1,7 @@
 //! Unit tests of the protocol rules, one (or a few) per rule, driven through [`Node`].
 
+#![allow(clippy::unwrap_used)] // tests: a None here is a failed test
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
