@@ -281,8 +281,11 @@ enum Chaos {
         inst: usize,
         priority: u8,
     },
-    /// Crash whichever node is master of this VRID at that moment.
-    CrashMaster(usize),
+    /// Whichever node is master of this VRID at that moment crashes, or stops gracefully.
+    MasterLeaves {
+        inst: usize,
+        graceful: bool,
+    },
     Quiet,
 }
 
@@ -634,8 +637,10 @@ impl<'a> Sim<'a> {
     }
 
     /// A master leaves: on a quiet network another node must take over within
-    /// Master_Down_Interval of the last advert it can have heard.
-    fn schedule_takeover_checks(&mut self, n: usize) {
+    /// Master_Down_Interval of the last advert it can have heard; after a graceful stop
+    /// (priority 0) within Skew_Time of hearing it, unless older adverts are still in flight
+    /// (they may arrive after the priority 0 one and restart a backup's full timer).
+    fn schedule_takeover_checks(&mut self, n: usize, graceful: bool) {
         if !self.network_good() {
             return;
         }
@@ -653,12 +658,14 @@ impl<'a> Sim<'a> {
                 (other.state(id) != State::Fault).then(|| other.effective_priority(id))
             });
             let Some(best) = eligible.max() else { continue };
-            let start = self.now.max(self.nodes[n].last_delivery);
-            let deadline = start
-                + self.sc.interval_max * 3
-                + skew(best, self.sc.interval_max)
-                + Duration::from_micros(1);
-            checks.push((deadline, inst));
+            let in_flight = self.nodes[n].last_delivery > self.now;
+            let i = self.sc.interval_max;
+            let deadline = if graceful && !in_flight {
+                self.now + self.quiet_delay + skew(best, i)
+            } else {
+                self.now.max(self.nodes[n].last_delivery) + i * 3 + skew(best, i)
+            };
+            checks.push((deadline + Duration::from_micros(1), inst));
         }
         for (deadline, inst) in checks {
             self.push(
@@ -701,19 +708,24 @@ impl<'a> Sim<'a> {
                 };
             }
             Chaos::Crash(n) => {
-                self.schedule_takeover_checks(n);
+                self.schedule_takeover_checks(n, false);
                 let sn = &mut self.nodes[n];
                 // Power off: the box and its addresses are gone.
                 sn.node = None;
                 sn.held.fill(false);
             }
-            Chaos::CrashMaster(inst) => {
+            Chaos::MasterLeaves { inst, graceful } => {
                 if let Some(n) = self.master_of(inst).first().copied() {
-                    return self.chaos(Chaos::Crash(n));
+                    let c = if graceful {
+                        Chaos::Stop(n)
+                    } else {
+                        Chaos::Crash(n)
+                    };
+                    return self.chaos(c);
                 }
             }
             Chaos::Stop(n) => {
-                self.schedule_takeover_checks(n);
+                self.schedule_takeover_checks(n, true);
                 if let Some(node) = self.nodes[n].node.as_mut() {
                     node.shutdown(self.now);
                     self.drain(n)?;
@@ -872,7 +884,8 @@ impl<'a> Sim<'a> {
             // A master dies on a quiet network: the takeover-time check.
             let inst = self.rng.index(k);
             let at = self.now + self.rng.dur(i);
-            self.push(at, Ev::Chaos(Chaos::CrashMaster(inst)));
+            let graceful = self.rng.chance(0.4);
+            self.push(at, Ev::Chaos(Chaos::MasterLeaves { inst, graceful }));
             end = at;
             if self.rng.chance(0.5) {
                 let back = at + self.sc.interval_max * 8;
