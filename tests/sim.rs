@@ -302,6 +302,7 @@ enum Ev {
         inst: usize,
         epoch: u64,
         crashed: usize,
+        bound: &'static str,
     },
     PhaseEnd,
 }
@@ -660,20 +661,25 @@ impl<'a> Sim<'a> {
             let Some(best) = eligible.max() else { continue };
             let in_flight = self.nodes[n].last_delivery > self.now;
             let i = self.sc.interval_max;
-            let deadline = if graceful && !in_flight {
-                self.now + self.quiet_delay + skew(best, i)
+            let (deadline, bound) = if graceful && !in_flight {
+                (
+                    self.now + self.quiet_delay + skew(best, i),
+                    "Skew_Time after its priority 0 advert",
+                )
             } else {
-                self.now.max(self.nodes[n].last_delivery) + i * 3 + skew(best, i)
+                let heard = self.now.max(self.nodes[n].last_delivery);
+                (heard + i * 3 + skew(best, i), "Master_Down_Interval")
             };
-            checks.push((deadline + Duration::from_micros(1), inst));
+            checks.push((deadline + Duration::from_micros(1), inst, bound));
         }
-        for (deadline, inst) in checks {
+        for (deadline, inst, bound) in checks {
             self.push(
                 deadline,
                 Ev::TakeoverCheck {
                     inst,
                     epoch: self.epoch,
                     crashed: n,
+                    bound,
                 },
             );
         }
@@ -1039,11 +1045,12 @@ impl<'a> Sim<'a> {
                             inst,
                             epoch,
                             crashed,
+                            bound,
                         } => {
                             self.cov.takeover_checks += u64::from(epoch == self.epoch);
                             if epoch == self.epoch && self.master_of(inst).is_empty() {
                                 return Err(format!(
-                                    "vrid index {inst}: no takeover within Master_Down_Interval after node {crashed} left"
+                                    "vrid index {inst}: no takeover within {bound} after node {crashed} left"
                                 ));
                             }
                         }
@@ -1067,7 +1074,7 @@ impl<'a> Sim<'a> {
 fn run_schedule(seed: u64, verbose: bool) -> Result<Coverage, String> {
     let mut rng = Rng(seed);
     let sc = scenario(&mut rng);
-    let phases = 1 + rng.index(3);
+    let phases = 2 + rng.index(4);
     if verbose {
         println!(
             "seed {seed}: {} nodes, {phases} phases, groups {:?}",
