@@ -133,7 +133,7 @@ fn scenario(rng: &mut Rng) -> Scenario {
     let mut cfgs = Vec::new();
     let mut interval_max = Duration::ZERO;
     let mut preempt_delay_max = Duration::ZERO;
-    for node in 0..n {
+    for (node, octet) in octets.iter().copied().take(n).enumerate() {
         let weights = [
             (
                 SCRIPT,
@@ -215,7 +215,7 @@ fn scenario(rng: &mut Rng) -> Scenario {
                     rng.chance(0.75)
                 },
                 preempt_delay,
-                primary_address: addr(octets[node], false),
+                primary_address: addr(octet, false),
                 virtual_addresses: vec![addr(100 + u8::try_from(v).unwrap_or(0), true)],
                 auth: if *version == Version::V2 {
                     auth.clone()
@@ -274,8 +274,18 @@ enum Chaos {
         inst: usize,
         input: Input,
     },
-    /// Crash whichever node is master of this VRID at that moment.
-    CrashMaster(usize),
+    /// Reload the node's configuration with a new priority for one instance (and its
+    /// sync-group siblings, which share it).
+    Reprioritize {
+        node: usize,
+        inst: usize,
+        priority: u8,
+    },
+    /// Whichever node is master of this VRID at that moment crashes, or stops gracefully.
+    MasterLeaves {
+        inst: usize,
+        graceful: bool,
+    },
     Quiet,
 }
 
@@ -292,6 +302,7 @@ enum Ev {
         inst: usize,
         epoch: u64,
         crashed: usize,
+        bound: &'static str,
     },
     PhaseEnd,
 }
@@ -329,6 +340,8 @@ enum Op {
 
 struct SimNode {
     node: Option<Node>,
+    /// This node's configuration (changed by reloads, used by restarts).
+    cfgs: Vec<InstanceConfig>,
     held: Vec<bool>,
     state: Vec<State>,
     op: Vec<Op>,
@@ -423,8 +436,9 @@ impl<'a> Sim<'a> {
             seq: 0,
             queue: BinaryHeap::new(),
             nodes: (0..n)
-                .map(|_| SimNode {
+                .map(|m| SimNode {
                     node: None,
+                    cfgs: sc.cfgs[m].clone(),
                     held: vec![false; k],
                     state: vec![State::Stop; k],
                     op: vec![Op::None; k],
@@ -593,7 +607,7 @@ impl<'a> Sim<'a> {
         if self.nodes[n].node.is_some() {
             return Ok(());
         }
-        let mut node = Node::new(self.sc.cfgs[n].clone(), self.sc.groups.clone(), self.now);
+        let mut node = Node::new(self.nodes[n].cfgs.clone(), self.sc.groups.clone(), self.now);
         // The tracker reports current readings before the instances start.
         let mut readings: Vec<_> = self.nodes[n].tracks.iter().map(|(k, s)| (*k, *s)).collect();
         readings.sort_by_key(|(k, _)| *k);
@@ -624,8 +638,10 @@ impl<'a> Sim<'a> {
     }
 
     /// A master leaves: on a quiet network another node must take over within
-    /// Master_Down_Interval of the last advert it can have heard.
-    fn schedule_takeover_checks(&mut self, n: usize) {
+    /// Master_Down_Interval of the last advert it can have heard; after a graceful stop
+    /// (priority 0) within Skew_Time of hearing it, unless older adverts are still in flight
+    /// (they may arrive after the priority 0 one and restart a backup's full timer).
+    fn schedule_takeover_checks(&mut self, n: usize, graceful: bool) {
         if !self.network_good() {
             return;
         }
@@ -643,20 +659,27 @@ impl<'a> Sim<'a> {
                 (other.state(id) != State::Fault).then(|| other.effective_priority(id))
             });
             let Some(best) = eligible.max() else { continue };
-            let start = self.now.max(self.nodes[n].last_delivery);
-            let deadline = start
-                + self.sc.interval_max * 3
-                + skew(best, self.sc.interval_max)
-                + Duration::from_micros(1);
-            checks.push((deadline, inst));
+            let in_flight = self.nodes[n].last_delivery > self.now;
+            let i = self.sc.interval_max;
+            let (deadline, bound) = if graceful && !in_flight {
+                (
+                    self.now + self.quiet_delay + skew(best, i),
+                    "Skew_Time after its priority 0 advert",
+                )
+            } else {
+                let heard = self.now.max(self.nodes[n].last_delivery);
+                (heard + i * 3 + skew(best, i), "Master_Down_Interval")
+            };
+            checks.push((deadline + Duration::from_micros(1), inst, bound));
         }
-        for (deadline, inst) in checks {
+        for (deadline, inst, bound) in checks {
             self.push(
                 deadline,
                 Ev::TakeoverCheck {
                     inst,
                     epoch: self.epoch,
                     crashed: n,
+                    bound,
                 },
             );
         }
@@ -691,19 +714,24 @@ impl<'a> Sim<'a> {
                 };
             }
             Chaos::Crash(n) => {
-                self.schedule_takeover_checks(n);
+                self.schedule_takeover_checks(n, false);
                 let sn = &mut self.nodes[n];
                 // Power off: the box and its addresses are gone.
                 sn.node = None;
                 sn.held.fill(false);
             }
-            Chaos::CrashMaster(inst) => {
+            Chaos::MasterLeaves { inst, graceful } => {
                 if let Some(n) = self.master_of(inst).first().copied() {
-                    return self.chaos(Chaos::Crash(n));
+                    let c = if graceful {
+                        Chaos::Stop(n)
+                    } else {
+                        Chaos::Crash(n)
+                    };
+                    return self.chaos(c);
                 }
             }
             Chaos::Stop(n) => {
-                self.schedule_takeover_checks(n);
+                self.schedule_takeover_checks(n, true);
                 if let Some(node) = self.nodes[n].node.as_mut() {
                     node.shutdown(self.now);
                     self.drain(n)?;
@@ -711,6 +739,39 @@ impl<'a> Sim<'a> {
                         return Err(format!("node {n} still holds addresses after shutdown"));
                     }
                     self.nodes[n].node = None;
+                }
+            }
+            Chaos::Reprioritize {
+                node: n,
+                inst,
+                priority,
+            } => {
+                let members: Vec<usize> = match self.sc.groups.first() {
+                    Some(g) if g.members.contains(&InstanceId(inst)) => {
+                        g.members.iter().map(|m| m.0).collect()
+                    }
+                    _ => vec![inst],
+                };
+                for m in members {
+                    let cfg = &mut self.nodes[n].cfgs[m];
+                    // The address owner stays the owner.
+                    if cfg.priority != 255 {
+                        cfg.priority = priority;
+                    }
+                }
+                let cfgs = self.nodes[n].cfgs.clone();
+                if let Some(node) = self.nodes[n].node.as_mut() {
+                    let before: Vec<State> =
+                        (0..node.len()).map(|i| node.state(InstanceId(i))).collect();
+                    node.reconfigure(self.now, cfgs, self.sc.groups.clone());
+                    let after: Vec<State> =
+                        (0..node.len()).map(|i| node.state(InstanceId(i))).collect();
+                    if before != after {
+                        return Err(format!(
+                            "node {n}: reload changed states {before:?} -> {after:?}"
+                        ));
+                    }
+                    self.drain(n)?;
                 }
             }
             Chaos::Track {
@@ -791,7 +852,7 @@ impl<'a> Sim<'a> {
                 (node, addr)
             };
             if let Some(best) = eligible.iter().copied().max_by_key(|n| key(*n)) {
-                let cfg = &self.sc.cfgs[best][inst];
+                let cfg = &self.nodes[best].cfgs[inst];
                 let op = self.nodes[best].op[inst];
                 let preempts = op == Op::Promoted
                     || (op == Op::None
@@ -829,7 +890,8 @@ impl<'a> Sim<'a> {
             // A master dies on a quiet network: the takeover-time check.
             let inst = self.rng.index(k);
             let at = self.now + self.rng.dur(i);
-            self.push(at, Ev::Chaos(Chaos::CrashMaster(inst)));
+            let graceful = self.rng.chance(0.4);
+            self.push(at, Ev::Chaos(Chaos::MasterLeaves { inst, graceful }));
             end = at;
             if self.rng.chance(0.5) {
                 let back = at + self.sc.interval_max * 8;
@@ -838,12 +900,12 @@ impl<'a> Sim<'a> {
                 end = back;
             }
         } else {
-            let count = self.rng.index(6);
+            let count = self.rng.index(9);
             for _ in 0..count {
                 let at = self.now + self.rng.dur(i * 4);
                 end = end.max(at);
                 let node = self.rng.index(n);
-                let c = match self.rng.below(10) {
+                let c = match self.rng.below(11) {
                     0 => Chaos::NetBad {
                         loss: self.rng.unit() * 0.6,
                         dup: self.rng.unit() * 0.3,
@@ -897,6 +959,11 @@ impl<'a> Sim<'a> {
                             input,
                         }
                     }
+                    9 => Chaos::Reprioritize {
+                        node,
+                        inst: self.rng.index(k),
+                        priority: 1 + u8::try_from(self.rng.below(254)).unwrap_or(0),
+                    },
                     _ => Chaos::Restart(self.rng.index(n)),
                 };
                 self.push(at, Ev::Chaos(c));
@@ -921,7 +988,7 @@ impl<'a> Sim<'a> {
         let mut phases_left = phases;
         loop {
             self.steps += 1;
-            if self.steps > 2_000_000 {
+            if self.steps > 300_000 {
                 return Err("schedule did not finish (event storm?)".into());
             }
             let timer = (0..n)
@@ -978,11 +1045,12 @@ impl<'a> Sim<'a> {
                             inst,
                             epoch,
                             crashed,
+                            bound,
                         } => {
                             self.cov.takeover_checks += u64::from(epoch == self.epoch);
                             if epoch == self.epoch && self.master_of(inst).is_empty() {
                                 return Err(format!(
-                                    "vrid index {inst}: no takeover within Master_Down_Interval after node {crashed} left"
+                                    "vrid index {inst}: no takeover within {bound} after node {crashed} left"
                                 ));
                             }
                         }
@@ -1006,7 +1074,7 @@ impl<'a> Sim<'a> {
 fn run_schedule(seed: u64, verbose: bool) -> Result<Coverage, String> {
     let mut rng = Rng(seed);
     let sc = scenario(&mut rng);
-    let phases = 1 + rng.index(3);
+    let phases = 2 + rng.index(4);
     if verbose {
         println!(
             "seed {seed}: {} nodes, {phases} phases, groups {:?}",

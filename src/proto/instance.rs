@@ -408,7 +408,6 @@ impl Instance {
             self.master_address = Some(from);
             self.master_priority = Some(advert.priority);
             self.become_backup(now, "higher priority advert received", out);
-            self.master_address = Some(from);
         } else if !self.cfg.lower_prio_no_advert {
             // Tell the lower-priority master at once that it must yield.
             self.send_advert(self.effective_priority(), out);

@@ -7,6 +7,13 @@
 //! A [`Node`] owns every instance and sync group of one host, so group rules (members
 //! move together, one member in FAULT faults the group) are enforced here, not by the
 //! driver.
+//!
+//! Files: `node.rs` (the entry point and sync-group rules), `instance.rs` (one instance's
+//! state machine), `priority.rs` (effective priority, Skew_Time, Master_Down_Interval),
+//! `timer.rs` (the per-instance deadline table), `group.rs` (group state and membership).
+//! Elections use one total order everywhere: effective priority, then the primary address
+//! as an unsigned integer. A backup therefore also preempts an equal-priority master with a
+//! lower address (RFC 5798 would accept it), so the winner does not depend on boot order.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -75,8 +82,9 @@ pub struct InstanceConfig {
     pub priority: u8,
     pub advert_interval: Centis,
     pub initial_state: InitialState,
-    /// false: `nopreempt`.
+    /// false: `nopreempt`. Ignored with `initial_state: Master`, as keepalived does.
     pub preempt: bool,
+    /// Counted from Startup; ignored with `initial_state: Master`, as keepalived does.
     pub preempt_delay: Duration,
     /// This node's primary address on the instance interface (or unicast_src_ip); it breaks
     /// priority ties and is the source of sent adverts.
@@ -116,11 +124,20 @@ pub enum Input {
     RxError(RxError),
     /// A deadline passed. Spurious calls are harmless.
     Timer,
-    /// Operator: become master now unless in FAULT.
+    /// Operator: become master now unless in FAULT. Until [`Input::Release`] the instance
+    /// behaves as if its effective priority were 254 (an owner keeps 255) and always
+    /// preempts, so it also wins every later election (a non-promoted 254 with a higher
+    /// address would still win the tie). Given to a sync-group member, it applies to the
+    /// whole group.
     Promote,
-    /// Operator: step down and stay backup until released.
+    /// Operator: step down and stay backup until released ("manual recovery mode"). A
+    /// master sends priority 0 (so the peer takes over after Skew_Time) and removes its
+    /// addresses. Until [`Input::Release`] the instance behaves as if its effective priority
+    /// were 1 and never preempts; it still takes over when no master is heard at all, so a
+    /// pair never ends up with none. Applies to the whole sync group.
     Demote,
-    /// Operator: undo promote / demote.
+    /// Operator: undo promote / demote; the normal election resumes (a released backup
+    /// that now outranks the master preempts it after Master_Down_Interval).
     Release,
     /// Stop: a master sends priority 0 and releases its addresses.
     Shutdown,

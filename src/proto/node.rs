@@ -63,7 +63,8 @@ impl Node {
         }
         match input {
             Input::Startup => {
-                self.refresh_group_faults();
+                // A member starting with a failed object faults its running siblings too.
+                self.refresh_faults(now);
                 let prev = self.instances[id.0].state;
                 self.instances[id.0].startup(now, &mut self.actions);
                 self.after_change(now, id, prev);

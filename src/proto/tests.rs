@@ -1,5 +1,7 @@
 //! Unit tests of the protocol rules, one (or a few) per rule, driven through [`Node`].
 
+#![allow(clippy::unwrap_used)] // tests: a None here is a failed test
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
@@ -660,4 +662,17 @@ fn spurious_timer_and_unknown_ids_are_harmless() {
     node.handle(t0, InstanceId(7), Input::Startup);
     assert!(drain(&mut node).is_empty());
     assert_eq!(node.state(V0), State::Backup);
+}
+
+#[test]
+fn group_member_starting_in_fault_faults_its_running_sibling() {
+    let (cfgs, groups) = pair_group();
+    let t0 = Instant::now();
+    let mut node = Node::new(cfgs, groups, t0);
+    node.handle(t0, V1, Input::Startup);
+    assert_eq!(node.state(V1), State::Backup);
+    node.track(t0, "iface:eth0", TrackStatus::Down);
+    node.handle(t0, V0, Input::Startup);
+    assert_eq!(node.state(V0), State::Fault);
+    assert_eq!(node.state(V1), State::Fault);
 }
