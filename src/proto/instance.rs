@@ -417,11 +417,21 @@ impl Instance {
 
     /// Fire every timer due at `now`, earliest first.
     pub(crate) fn on_timer(&mut self, now: Instant, out: &mut VecDeque<Action>) {
-        while let Some(timer) = self.timers.take_due(now) {
+        while let Some((timer, deadline)) = self.timers.take_due(now) {
             match (timer, self.state) {
                 (Timer::Advert, State::Master) => {
                     self.send_advert(self.effective_priority(), out);
-                    self.timers.set(Timer::Advert, now + self.own_interval());
+                    // The next advert is due one interval after this one was due, not
+                    // after the driver noticed: waking late must not stretch every
+                    // interval (a timer wheel is always a little late). Only when a
+                    // whole interval was missed does the schedule restart from now.
+                    let next = deadline + self.own_interval();
+                    let next = if next > now {
+                        next
+                    } else {
+                        now + self.own_interval()
+                    };
+                    self.timers.set(Timer::Advert, next);
                 }
                 (Timer::MasterDown, State::Backup) => {
                     self.become_master(now, "master down timer expired", out);

@@ -139,6 +139,25 @@ fn master_sends_adverts_every_interval() {
 }
 
 #[test]
+fn late_wake_ups_do_not_stretch_the_advert_schedule() {
+    // A driver always wakes a little late; the adverts must still keep their period.
+    let (mut node, t) = master(cfg("a", 100));
+    for k in 1..=10u32 {
+        let due = node.next_deadline().unwrap();
+        assert_eq!(
+            due,
+            t + ms(1000) * k,
+            "advert {k} is due on the original grid"
+        );
+        node.timer(due + ms(3));
+    }
+    // A whole missed interval restarts the grid from the late wake-up.
+    let due = node.next_deadline().unwrap();
+    node.timer(due + ms(2500));
+    assert_eq!(node.next_deadline(), Some(due + ms(2500) + ms(1000)));
+}
+
+#[test]
 fn v3_backup_adopts_the_masters_interval() {
     let mut c = cfg("a", 100);
     c.advert_interval = Centis(10);

@@ -57,15 +57,15 @@ impl TimerTable {
         self.deadlines.iter().flatten().min().copied()
     }
 
-    /// The earliest timer whose deadline is at or before `now`; it is cleared.
-    pub(crate) fn take_due(&mut self, now: Instant) -> Option<Timer> {
-        let due = Timer::ALL
+    /// The earliest timer whose deadline is at or before `now`, with that deadline; it
+    /// is cleared.
+    pub(crate) fn take_due(&mut self, now: Instant) -> Option<(Timer, Instant)> {
+        let (at, due) = Timer::ALL
             .into_iter()
             .filter_map(|t| self.get(t).filter(|at| *at <= now).map(|at| (at, t)))
-            .min_by_key(|(at, _)| *at)
-            .map(|(_, t)| t)?;
+            .min_by_key(|(at, _)| *at)?;
         self.clear(due);
-        Some(due)
+        Some((due, at))
     }
 }
 
@@ -85,11 +85,11 @@ mod tests {
         assert_eq!(table.take_due(t0), None, "nothing is due yet");
         assert_eq!(
             table.take_due(t0 + Duration::from_millis(40)),
-            Some(Timer::Preempt)
+            Some((Timer::Preempt, t0 + Duration::from_millis(10)))
         );
         assert_eq!(
             table.take_due(t0 + Duration::from_millis(40)),
-            Some(Timer::MasterDown)
+            Some((Timer::MasterDown, t0 + Duration::from_millis(30)))
         );
         assert_eq!(table.take_due(t0 + Duration::from_millis(40)), None);
         assert_eq!(table.next(), None);
