@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         config_id,
         check_interfaces: true,
         sys_class_net: None,
+        max_lines: None,
     };
     match config::check(&path, &opts, dump, &mut io::stdout(), &mut io::stderr()) {
         Ok(true) => ExitCode::SUCCESS,

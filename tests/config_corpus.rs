@@ -72,6 +72,7 @@ fn reported(path: &Path) -> Vec<(u32, Severity)> {
         config_id: Some("corpus".into()),
         check_interfaces: false,
         sys_class_net: None,
+        max_lines: None,
     };
     let (config, diags) = load_all(path, &opts);
     assert!(config.is_some(), "{} did not parse", path.display());
@@ -98,7 +99,10 @@ fn samples_report_exactly_the_expected_problems() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         if name != "EXPECTED.md" {
-            assert!(listed.contains(&name.as_str()), "sample {name} has no expectation");
+            assert!(
+                listed.contains(&name.as_str()),
+                "sample {name} has no expectation"
+            );
         }
     }
     let mut failures = Vec::new();

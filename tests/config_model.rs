@@ -20,6 +20,7 @@ fn opts(id: &str) -> LoadOptions {
         config_id: Some(id.into()),
         check_interfaces: false,
         sys_class_net: None,
+        max_lines: None,
     }
 }
 
@@ -42,7 +43,10 @@ fn neuronex_master_and_backup() {
     let s = m.vrrp_script("check_ex_alived").unwrap();
     assert_eq!(s.interval, Duration::from_secs(5));
     assert_eq!(s.fall, 3);
-    assert_eq!(s.script.as_ref().unwrap().argv, vec!["/etc/keepalived/check_alive.sh"]);
+    assert_eq!(
+        s.script.as_ref().unwrap().argv,
+        vec!["/etc/keepalived/check_alive.sh"]
+    );
     let i = m.instance("VI_1").unwrap();
     assert_eq!(i.initial_state(), InitialState::Master);
     assert_eq!(i.effective_priority(), 100);
@@ -53,8 +57,14 @@ fn neuronex_master_and_backup() {
     assert_eq!(i.virtual_ipaddresses[0].prefix_len, 17);
     assert_eq!(i.authentication.as_ref().unwrap().auth_type, AuthType::Pass);
     assert_eq!(i.track_scripts[0].name, "check_ex_alived");
-    assert_eq!(i.notify.fault.as_ref().unwrap().argv, vec!["/etc/keepalived/fault.sh"]);
-    assert_eq!(i.notify.master.as_ref().unwrap().raw, "/etc/keepalived/master.sh");
+    assert_eq!(
+        i.notify.fault.as_ref().unwrap().argv,
+        vec!["/etc/keepalived/fault.sh"]
+    );
+    assert_eq!(
+        i.notify.master.as_ref().unwrap().raw,
+        "/etc/keepalived/master.sh"
+    );
 
     let b = cfg("neuronex-backup.conf", "x");
     let i = b.instance("VI_1").unwrap();
@@ -110,14 +120,25 @@ fn unicast_pair_every_keyword() {
     assert_eq!(g.vrrp_garp_master_refresh, Duration::from_secs(60));
     assert_eq!(g.vrrp_garp_master_refresh_repeat, 2);
     assert_eq!(g.vrrp_version, 3);
-    assert_eq!(g.vrrp_notify_fifo.as_ref().unwrap().path, "/run/keepalived.fifo");
+    assert_eq!(
+        g.vrrp_notify_fifo.as_ref().unwrap().path,
+        "/run/keepalived.fifo"
+    );
     let fs = g.vrrp_notify_fifo_script.as_ref().unwrap();
     assert_eq!(fs.argv, vec!["/usr/local/bin/fifo-reader", "--verbose"]);
     assert_eq!(fs.run_as.as_ref().unwrap().user, "root");
 
     let s = c.vrrp_script("chk_proxy").unwrap();
     let cmd = s.script.as_ref().unwrap();
-    assert_eq!(cmd.argv, vec!["/usr/local/bin/check-proxy", "--port", "8080", "health check"]);
+    assert_eq!(
+        cmd.argv,
+        vec![
+            "/usr/local/bin/check-proxy",
+            "--port",
+            "8080",
+            "health check"
+        ]
+    );
     assert_eq!(
         cmd.run_as,
         Some(RunAs {
@@ -127,12 +148,21 @@ fn unicast_pair_every_keyword() {
     );
     assert_eq!(s.interval, Duration::from_millis(100));
     assert_eq!(s.timeout, Some(Duration::from_millis(500)));
-    assert_eq!((s.weight, s.weight_reverse, s.rise, s.fall, s.init_fail), (-30, true, 2, 3, true));
+    assert_eq!(
+        (s.weight, s.weight_reverse, s.rise, s.fall, s.init_fail),
+        (-30, true, 2, 3, true)
+    );
 
     let f = c.track_file("maintenance").unwrap();
     assert_eq!(f.file.as_deref(), Some("/var/run/baton/maintenance"));
     assert_eq!(f.weight, -50);
-    assert_eq!(f.init_file, Some(InitFile { value: 0, overwrite: true }));
+    assert_eq!(
+        f.init_file,
+        Some(InitFile {
+            value: 0,
+            overwrite: true
+        })
+    );
 
     let p = c.track_process("haproxy").unwrap();
     assert_eq!(p.process.as_deref(), Some("haproxy"));
@@ -158,22 +188,48 @@ fn unicast_pair_every_keyword() {
     assert!(i.effective_check_unicast_src(g));
     assert_eq!(i.unicast_ttl, Some(255));
     let v0 = &i.virtual_ipaddresses[0];
-    assert_eq!((v0.dev.as_deref(), v0.label.as_deref()), (Some("ens3"), Some("ens3:vip")));
+    assert_eq!(
+        (v0.dev.as_deref(), v0.label.as_deref()),
+        (Some("ens3"), Some("ens3:vip"))
+    );
     let v1 = &i.virtual_ipaddresses[1];
     assert_eq!(v1.brd, Some(ip("10.20.0.255")));
     assert_eq!(v1.scope, Some(Scope::Global));
     assert!(v1.no_track);
-    assert_eq!(i.virtual_ipaddresses_excluded[0].address, ip("fd00:20::100"));
-    assert_eq!(i.track_interfaces[1], TrackRef { name: "ens4".into(), weight: Some(-20), reverse: false });
+    assert_eq!(
+        i.virtual_ipaddresses_excluded[0].address,
+        ip("fd00:20::100")
+    );
+    assert_eq!(
+        i.track_interfaces[1],
+        TrackRef {
+            name: "ens4".into(),
+            weight: Some(-20),
+            reverse: false
+        }
+    );
     assert_eq!(i.track_files[0].weight, Some(-60));
-    assert_eq!(i.track_processes[0], TrackRef { name: "haproxy".into(), weight: Some(10), reverse: true });
+    assert_eq!(
+        i.track_processes[0],
+        TrackRef {
+            name: "haproxy".into(),
+            weight: Some(10),
+            reverse: true
+        }
+    );
     assert_eq!(i.garp_master_delay, Some(Duration::from_secs(1)));
     assert_eq!(i.effective_garp_master_repeat(g), 3);
     assert_eq!(i.lower_prio_no_advert, Some(true));
     assert_eq!(i.higher_prio_send_advert, Some(true));
     let nm = i.notify.master.as_ref().unwrap();
     assert_eq!(nm.argv, vec!["/etc/baton/notify.sh", "master"]);
-    assert_eq!(nm.run_as, Some(RunAs { user: "root".into(), group: Some("root".into()) }));
+    assert_eq!(
+        nm.run_as,
+        Some(RunAs {
+            user: "root".into(),
+            group: Some("root".into())
+        })
+    );
     // Unquoted words are all command, no user.
     let nb = i.notify.backup.as_ref().unwrap();
     assert_eq!(nb.argv, vec!["/etc/baton/notify.sh", "backup"]);
@@ -192,18 +248,36 @@ fn sync_group_with_routes_and_rules() {
     let g = &c.sync_groups[0];
     assert_eq!(g.members, vec!["OUTSIDE", "INSIDE"]);
     assert_eq!(g.track_scripts[0].name, "chk_fw");
-    assert_eq!(g.notify.master.as_ref().unwrap().argv, vec!["/etc/baton/fw.sh", "MASTER"]);
+    assert_eq!(
+        g.notify.master.as_ref().unwrap().argv,
+        vec!["/etc/baton/fw.sh", "MASTER"]
+    );
     assert_eq!(c.sync_group_of("INSIDE").unwrap().name, "FW");
-    assert_eq!(c.global.vrrp_startup_delay, Some(Duration::from_millis(5500)));
+    assert_eq!(
+        c.global.vrrp_startup_delay,
+        Some(Duration::from_millis(5500))
+    );
     let o = c.instance("OUTSIDE").unwrap();
     let r = &o.virtual_routes[0];
-    assert_eq!(r.to, Prefix { address: ip("0.0.0.0"), len: 0 });
+    assert_eq!(
+        r.to,
+        Prefix {
+            address: ip("0.0.0.0"),
+            len: 0
+        }
+    );
     assert_eq!(r.via, Some(ip("192.0.2.1")));
     assert_eq!(r.dev.as_deref(), Some("eth0"));
     let rule = &c.instance("INSIDE").unwrap().virtual_rules[0];
     assert_eq!(rule.preference, Some(100));
     assert_eq!(rule.table.as_deref(), Some("100"));
-    assert_eq!(rule.from, Some(Prefix { address: ip("10.1.0.0"), len: 16 }));
+    assert_eq!(
+        rule.from,
+        Some(Prefix {
+            address: ip("10.1.0.0"),
+            len: 16
+        })
+    );
 }
 
 #[test]
@@ -217,8 +291,15 @@ fn includes_conditionals_definitions_and_sequences() {
             let n = n + 1;
             assert_eq!(i.priority, Some(prio));
             assert_eq!(i.virtual_router_id as usize, n);
-            let addrs: Vec<String> = i.virtual_ipaddresses.iter().map(|a| a.address.to_string()).collect();
-            assert_eq!(addrs, (1..=3).map(|h| format!("10.0.{n}.{h}")).collect::<Vec<_>>());
+            let addrs: Vec<String> = i
+                .virtual_ipaddresses
+                .iter()
+                .map(|a| a.address.to_string())
+                .collect();
+            assert_eq!(
+                addrs,
+                (1..=3).map(|h| format!("10.0.{n}.{h}")).collect::<Vec<_>>()
+            );
             assert_eq!(i.track_scripts[0].name, format!("chk_{n}"));
         }
         // ${_PWD} is the directory of the file that uses it.
@@ -283,7 +364,11 @@ fn yaml_errors_have_a_location() {
     assert_eq!(d.severity, Severity::Error);
     assert_eq!(d.line, 3, "{d}");
     // Semantic checks apply to YAML too.
-    std::fs::write(&y, "instances:\n  - name: A\n    virtual_router_id: 0\n    advert_int: 1\n    preempt: true\n").unwrap();
+    std::fs::write(
+        &y,
+        "instances:\n  - name: A\n    virtual_router_id: 0\n    advert_int: 1\n    preempt: true\n",
+    )
+    .unwrap();
     let err = load(&y, &opts("x")).unwrap_err();
     assert!(err.to_string().contains("has no interface"), "{err}");
 }

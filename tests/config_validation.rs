@@ -28,6 +28,7 @@ fn opts() -> LoadOptions {
         config_id: Some("node1".into()),
         check_interfaces: false,
         sys_class_net: None,
+        max_lines: None,
     }
 }
 
@@ -71,21 +72,37 @@ fn a_clean_config_has_no_problems() {
 #[test]
 fn vrid_out_of_range_points_at_the_value() {
     let d = diags_of("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 256\n}\n");
-    assert_eq!(find(&d, Severity::Error, "virtual_router_id must be between 1 and 255"), (3, 20));
+    assert_eq!(
+        find(
+            &d,
+            Severity::Error,
+            "virtual_router_id must be between 1 and 255"
+        ),
+        (3, 20)
+    );
 }
 
 #[test]
 fn vrid_missing_points_at_the_instance_name() {
     let d = diags_of("vrrp_instance VI_1 {\n interface eth0\n}\n");
-    assert_eq!(find(&d, Severity::Error, "has no virtual_router_id"), (1, 15));
+    assert_eq!(
+        find(&d, Severity::Error, "has no virtual_router_id"),
+        (1, 15)
+    );
 }
 
 #[test]
 fn priority_out_of_range() {
     let d = diags_of("vrrp_instance A {\n interface e\n virtual_router_id 1\n priority 0\n}\n");
-    assert_eq!(find(&d, Severity::Error, "priority must be between 1 and 255"), (4, 11));
+    assert_eq!(
+        find(&d, Severity::Error, "priority must be between 1 and 255"),
+        (4, 11)
+    );
     let d = diags_of("vrrp_instance A {\n interface e\n virtual_router_id 1\n priority 300\n}\n");
-    assert_eq!(find(&d, Severity::Error, "priority must be between 1 and 255"), (4, 11));
+    assert_eq!(
+        find(&d, Severity::Error, "priority must be between 1 and 255"),
+        (4, 11)
+    );
 }
 
 #[test]
@@ -101,18 +118,27 @@ fn advert_int_ranges_depend_on_the_version() {
     );
     assert_eq!(find(&d, Severity::Error, "VRRPv3 advert_int"), (5, 13));
     let d = diags_of("vrrp_instance A {\n interface e\n virtual_router_id 1\n advert_int x\n}\n");
-    assert_eq!(find(&d, Severity::Error, "not a number of seconds"), (4, 13));
+    assert_eq!(
+        find(&d, Severity::Error, "not a number of seconds"),
+        (4, 13)
+    );
 }
 
 #[test]
 fn weights_out_of_range() {
     let d = diags_of("vrrp_script s {\n script /bin/true\n weight 254\n}\n");
-    assert_eq!(find(&d, Severity::Error, "weight must be between -253 and 253"), (3, 9));
+    assert_eq!(
+        find(&d, Severity::Error, "weight must be between -253 and 253"),
+        (3, 9)
+    );
     let d = diags_of(&OK_INSTANCE.replace(
         " interface eth0\n",
         " interface eth0\n track_interface {\n  eth1 weight -300\n }\n",
     ));
-    assert_eq!(find(&d, Severity::Error, "weight must be between -253 and 253"), (4, 15));
+    assert_eq!(
+        find(&d, Severity::Error, "weight must be between -253 and 253"),
+        (4, 15)
+    );
 }
 
 #[test]
@@ -133,29 +159,56 @@ fn mixed_address_families() {
     let d = diags_of(
         "vrrp_instance U {\n interface e\n virtual_router_id 9\n unicast_src_ip 10.0.0.1\n unicast_peer {\n  fd00::2\n }\n}\n",
     );
-    assert_eq!(find(&d, Severity::Error, "unicast_peer fd00::2 is IPv6"), (6, 3));
+    assert_eq!(
+        find(&d, Severity::Error, "unicast_peer fd00::2 is IPv6"),
+        (6, 3)
+    );
 }
 
 #[test]
 fn unicast_without_peers() {
-    let d = diags_of(&OK_INSTANCE.replace(" interface eth0\n", " interface eth0\n unicast_peer {\n }\n"));
-    assert_eq!(find(&d, Severity::Error, "unicast_peer lists no peers"), (3, 2));
-    let d = diags_of(&OK_INSTANCE.replace(" interface eth0\n", " interface eth0\n unicast_src_ip 10.0.0.9\n"));
-    assert_eq!(find(&d, Severity::Warning, "unicast_src_ip without unicast_peer"), (3, 2));
+    let d = diags_of(&OK_INSTANCE.replace(
+        " interface eth0\n",
+        " interface eth0\n unicast_peer {\n }\n",
+    ));
+    assert_eq!(
+        find(&d, Severity::Error, "unicast_peer lists no peers"),
+        (3, 2)
+    );
+    let d = diags_of(&OK_INSTANCE.replace(
+        " interface eth0\n",
+        " interface eth0\n unicast_src_ip 10.0.0.9\n",
+    ));
+    assert_eq!(
+        find(&d, Severity::Warning, "unicast_src_ip without unicast_peer"),
+        (3, 2)
+    );
 }
 
 #[test]
 fn duplicate_instance_names() {
     let text = format!("{OK_INSTANCE}{}", OK_INSTANCE.replace("51", "52"));
     let d = diags_of(&text);
-    assert_eq!(find(&d, Severity::Error, "duplicate vrrp_instance 'VI_1'"), (8, 15));
+    assert_eq!(
+        find(&d, Severity::Error, "duplicate vrrp_instance 'VI_1'"),
+        (8, 15)
+    );
 }
 
 #[test]
 fn same_vrid_twice_on_one_interface_and_family() {
-    let second = OK_INSTANCE.replace("VI_1", "VI_2").replace("10.0.0.1", "10.0.0.2");
+    let second = OK_INSTANCE
+        .replace("VI_1", "VI_2")
+        .replace("10.0.0.1", "10.0.0.2");
     let d = diags_of(&format!("{OK_INSTANCE}{second}"));
-    assert_eq!(find(&d, Severity::Error, "virtual_router_id 51 is already used by vrrp_instance VI_1"), (10, 23));
+    assert_eq!(
+        find(
+            &d,
+            Severity::Error,
+            "virtual_router_id 51 is already used by vrrp_instance VI_1"
+        ),
+        (10, 23)
+    );
     // Another interface, or another family, is fine.
     let other_if = second.replace("eth0", "eth1");
     assert!(problems(&diags_of(&format!("{OK_INSTANCE}{other_if}"))).is_empty());
@@ -165,16 +218,30 @@ fn same_vrid_twice_on_one_interface_and_family() {
 
 #[test]
 fn undefined_track_script_and_sync_group_member() {
-    let d = diags_of(&OK_INSTANCE.replace(" interface eth0\n", " interface eth0\n track_script {\n   nope\n }\n"));
-    assert_eq!(find(&d, Severity::Error, "no vrrp_script named 'nope'"), (4, 4));
-    let d = diags_of(&format!("vrrp_sync_group G {{\n group {{\n  VI_1\n  VI_X\n }}\n}}\n{OK_INSTANCE}"));
-    assert_eq!(find(&d, Severity::Error, "no vrrp_instance named 'VI_X'"), (4, 3));
+    let d = diags_of(&OK_INSTANCE.replace(
+        " interface eth0\n",
+        " interface eth0\n track_script {\n   nope\n }\n",
+    ));
+    assert_eq!(
+        find(&d, Severity::Error, "no vrrp_script named 'nope'"),
+        (4, 4)
+    );
+    let d = diags_of(&format!(
+        "vrrp_sync_group G {{\n group {{\n  VI_1\n  VI_X\n }}\n}}\n{OK_INSTANCE}"
+    ));
+    assert_eq!(
+        find(&d, Severity::Error, "no vrrp_instance named 'VI_X'"),
+        (4, 3)
+    );
 }
 
 #[test]
 fn script_without_command_is_reported_at_its_closing_brace() {
     let d = diags_of("vrrp_script chk {\n interval 1\n}\n");
-    assert_eq!(find(&d, Severity::Error, "vrrp_script chk has no script"), (3, 1));
+    assert_eq!(
+        find(&d, Severity::Error, "vrrp_script chk has no script"),
+        (3, 1)
+    );
 }
 
 #[test]
@@ -182,13 +249,19 @@ fn unbalanced_braces_point_at_the_opening_line() {
     let d = diags_of("global_defs {\n router_id a\n\nvrrp_instance X {\n}\n");
     assert_eq!(find(&d, Severity::Error, "never closed"), (1, 1));
     let d = diags_of(&format!("{OK_INSTANCE}}}\n"));
-    assert_eq!(find(&d, Severity::Error, "'}' without a matching '{'"), (8, 1));
+    assert_eq!(
+        find(&d, Severity::Error, "'}' without a matching '{'"),
+        (8, 1)
+    );
 }
 
 #[test]
 fn unterminated_quote() {
     let d = diags_of("vrrp_script chk {\n script \"/bin/check\n}\n");
-    assert_eq!(find(&d, Severity::Error, "unterminated quoted string"), (2, 9));
+    assert_eq!(
+        find(&d, Severity::Error, "unterminated quoted string"),
+        (2, 9)
+    );
 }
 
 #[test]
@@ -204,19 +277,34 @@ fn missing_include_is_an_error_only_for_strict_variants() {
 
 #[test]
 fn include_cycle_is_an_error_not_a_hang() {
-    let c = write(&[("a.conf", "include b.conf\n"), ("b.conf", "\n\ninclude a.conf\n")]);
+    let c = write(&[
+        ("a.conf", "include b.conf\n"),
+        ("b.conf", "\n\ninclude a.conf\n"),
+    ]);
     let d = load_all(&c.path, &opts()).1;
-    let hit = d.iter().find(|d| d.message.contains("include cycle")).expect("cycle reported");
+    let hit = d
+        .iter()
+        .find(|d| d.message.contains("include cycle"))
+        .expect("cycle reported");
     assert_eq!(hit.file, c.path.parent().unwrap().join("b.conf"));
     assert_eq!((hit.line, hit.col), (3, 9));
 }
 
 #[test]
 fn nopreempt_and_preempt_delay_with_state_master() {
-    let text = OK_INSTANCE.replace(" interface eth0\n", " interface eth0\n state MASTER\n nopreempt\n preempt_delay 5\n");
+    let text = OK_INSTANCE.replace(
+        " interface eth0\n",
+        " interface eth0\n state MASTER\n nopreempt\n preempt_delay 5\n",
+    );
     let d = diags_of(&text);
-    assert_eq!(find(&d, Severity::Warning, "nopreempt has no effect"), (4, 2));
-    assert_eq!(find(&d, Severity::Warning, "preempt_delay has no effect"), (5, 2));
+    assert_eq!(
+        find(&d, Severity::Warning, "nopreempt has no effect"),
+        (4, 2)
+    );
+    assert_eq!(
+        find(&d, Severity::Warning, "preempt_delay has no effect"),
+        (5, 2)
+    );
 }
 
 #[test]
@@ -226,24 +314,43 @@ fn authentication_under_v3_is_ignored_with_a_warning() {
         " interface eth0\n version 3\n authentication {\n  auth_type PASS\n  auth_pass x\n }\n",
     );
     let d = diags_of(&text);
-    assert_eq!(find(&d, Severity::Warning, "authentication is ignored under VRRPv3"), (4, 2));
+    assert_eq!(
+        find(
+            &d,
+            Severity::Warning,
+            "authentication is ignored under VRRPv3"
+        ),
+        (4, 2)
+    );
 }
 
 #[test]
 fn only_master_and_backup_states() {
     let d = diags_of(&OK_INSTANCE.replace(" interface eth0\n", " interface eth0\n state FAULT\n"));
-    assert_eq!(find(&d, Severity::Error, "state must be MASTER or BACKUP"), (3, 8));
+    assert_eq!(
+        find(&d, Severity::Error, "state must be MASTER or BACKUP"),
+        (3, 8)
+    );
 }
 
 #[test]
 fn unknown_keywords_warn_and_parsing_goes_on() {
-    let text = format!("frobnicate 1\n{}", OK_INSTANCE.replace(" interface eth0\n", " interface eth0\n  bogus_kw x\n"));
+    let text = format!(
+        "frobnicate 1\n{}",
+        OK_INSTANCE.replace(" interface eth0\n", " interface eth0\n  bogus_kw x\n")
+    );
     let c = write(&[("keepalived.conf", &text)]);
     let loaded = load(&c.path, &opts()).expect("warnings only");
     assert_eq!(loaded.config.instances[0].virtual_router_id, 51);
     let d = &loaded.diagnostics;
-    assert_eq!(find(d, Severity::Warning, "unknown keyword 'frobnicate'"), (1, 1));
-    assert_eq!(find(d, Severity::Warning, "unknown keyword 'bogus_kw'"), (4, 3));
+    assert_eq!(
+        find(d, Severity::Warning, "unknown keyword 'frobnicate'"),
+        (1, 1)
+    );
+    assert_eq!(
+        find(d, Severity::Warning, "unknown keyword 'bogus_kw'"),
+        (4, 3)
+    );
 }
 
 #[test]
@@ -269,7 +376,14 @@ fn missing_host_interface_is_a_warning() {
         ..opts()
     };
     let loaded = load(&c.path, &o).expect("a warning does not stop it");
-    assert_eq!(find(&loaded.diagnostics, Severity::Warning, "interface eth0 does not exist"), (2, 15));
+    assert_eq!(
+        find(
+            &loaded.diagnostics,
+            Severity::Warning,
+            "interface eth0 does not exist"
+        ),
+        (2, 15)
+    );
 }
 
 #[test]

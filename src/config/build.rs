@@ -204,12 +204,15 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
         };
     }
     let mut c = Config::default();
+    // Names seen per kind, for the duplicate check without quadratic scans.
+    let mut names: std::collections::HashSet<(&'static str, String)> = Default::default();
+    let mut fresh = |kind: &'static str, name: &str| names.insert((kind, name.to_string()));
     for n in tree {
         match n.name() {
             "global_defs" => b.global(n, &mut c.global),
             "vrrp_script" => {
                 if let Some(s) = b.vrrp_script(n) {
-                    if c.vrrp_script(&s.name).is_some() {
+                    if !fresh("vrrp_script", &s.name) {
                         b.dup(n, "vrrp_script", &s.name);
                     } else {
                         c.vrrp_scripts.push(s);
@@ -218,7 +221,7 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
             }
             "track_file" | "vrrp_track_file" => {
                 if let Some(s) = b.track_file(n) {
-                    if c.track_file(&s.name).is_some() {
+                    if !fresh("track_file", &s.name) {
                         b.dup(n, "track_file", &s.name);
                     } else {
                         c.track_files.push(s);
@@ -227,7 +230,7 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
             }
             "vrrp_track_process" => {
                 if let Some(s) = b.track_process(n) {
-                    if c.track_process(&s.name).is_some() {
+                    if !fresh("vrrp_track_process", &s.name) {
                         b.dup(n, "vrrp_track_process", &s.name);
                     } else {
                         c.track_processes.push(s);
@@ -236,7 +239,7 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
             }
             "vrrp_sync_group" => {
                 if let Some(g) = b.sync_group(n) {
-                    if c.sync_groups.iter().any(|x| x.name == g.name) {
+                    if !fresh("vrrp_sync_group", &g.name) {
                         b.dup(n, "vrrp_sync_group", &g.name);
                     } else {
                         c.sync_groups.push(g);
@@ -245,7 +248,7 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
             }
             "vrrp_instance" => {
                 if let Some(i) = b.instance(n) {
-                    if c.instance(&i.name).is_some() {
+                    if !fresh("vrrp_instance", &i.name) {
                         b.dup(n, "vrrp_instance", &i.name);
                     } else {
                         c.instances.push(i);

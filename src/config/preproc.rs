@@ -17,10 +17,16 @@ use super::lexer::{Line, Origin, strip_comment, tokenize};
 
 const MAX_DEPTH: usize = 32;
 const MAX_SEQ: i64 = 100_000;
-const MAX_LINES: usize = 2_000_000;
+/// Default bound on logical lines after expansion.
+pub const MAX_LINES: usize = 1_000_000;
 
 /// Read `path` and everything it includes into logical lines.
-pub fn expand(path: &Path, config_id: &str, diags: &mut Vec<Diagnostic>) -> Vec<Line> {
+pub fn expand(
+    path: &Path,
+    config_id: &str,
+    max_lines: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Line> {
     let mut p = Pre {
         config_id: config_id.to_string(),
         defs: HashMap::new(),
@@ -29,6 +35,7 @@ pub fn expand(path: &Path, config_id: &str, diags: &mut Vec<Diagnostic>) -> Vec<
         diags,
         rand: 0x2545_f491,
         too_big: false,
+        max_lines,
     };
     let top = Loc {
         file: path.to_path_buf(),
@@ -63,6 +70,7 @@ struct Pre<'a> {
     diags: &'a mut Vec<Diagnostic>,
     rand: u64,
     too_big: bool,
+    max_lines: usize,
 }
 
 /// A line of text with where it came from.
@@ -149,7 +157,7 @@ impl Pre<'_> {
     }
 
     fn emit(&mut self, line: Line) {
-        if self.out.len() >= MAX_LINES {
+        if self.out.len() >= self.max_lines {
             if !self.too_big {
                 self.too_big = true;
                 self.diags.push(Diagnostic::error(
@@ -200,8 +208,10 @@ impl Pre<'_> {
                 .and_then(|p| p.strip_suffix('"'))
                 .unwrap_or(pattern);
             if pattern.is_empty() {
-                self.diags
-                    .push(Diagnostic::error(&origin.loc(0), "include needs a file name"));
+                self.diags.push(Diagnostic::error(
+                    &origin.loc(0),
+                    "include needs a file name",
+                ));
             } else {
                 self.include(pattern, &at, strict, &origin);
             }
