@@ -39,8 +39,8 @@ pub fn expand(
     };
     let top = Loc {
         file: path.to_path_buf(),
-        line: 0,
-        col: 0,
+        line: 1,
+        col: 1,
     };
     p.file(path, &top, Strict::Required);
     p.out
