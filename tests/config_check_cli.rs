@@ -1,5 +1,6 @@
 //! `baton check` and keepalived's `-t` as a user runs them: output lines,
 //! summary, exit codes, and the YAML dump read back.
+#![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,4 +1,5 @@
 //! Random token streams and random bytes never panic or hang the loader.
+#![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
 
 use std::path::Path;
 

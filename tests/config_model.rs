@@ -1,6 +1,7 @@
 //! Golden tests of the resolved model: realistic configurations under
 //! tests/data/config load to the values keepalived would use, and every
 //! configuration survives conf → model → YAML → model unchanged.
+#![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

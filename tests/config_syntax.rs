@@ -1,6 +1,7 @@
 //! Grammar corners as keepalived reads them: brace placement, one-line
 //! blocks, comments, quotes, case, includes relative to the including
 //! file, conditionals, definitions, ~SEQ and ~LST.
+#![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
 
 use std::path::PathBuf;
 

@@ -1,5 +1,6 @@
 //! One test per validation message: each checks the severity, the line and
 //! the column of the token the message points at.
+#![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
 
 use std::path::PathBuf;
 

@@ -743,6 +743,7 @@ fn expand_into(s: &str, out: &mut Vec<String>, depth: usize) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
