@@ -95,6 +95,12 @@ fn keepalived_defaults() {
     assert_eq!(i.effective_garp_lower_prio_delay(g), Duration::from_secs(5));
     assert_eq!(i.effective_down_timer_adverts(g), 3);
     assert!(!i.effective_lower_prio_no_advert(g));
+    // VRRPv2 carries whole seconds, VRRPv3 centiseconds.
+    i.advert_int = Duration::from_millis(1600);
+    assert_eq!(i.effective_advert_int(g), Duration::from_secs(2));
+    i.version = Some(3);
+    i.advert_int = Duration::from_micros(123_456);
+    assert_eq!(i.effective_advert_int(g), Duration::from_millis(120));
 }
 
 #[test]
@@ -231,10 +237,16 @@ fn unicast_pair_every_keyword() {
             group: Some("root".into())
         })
     );
-    // Unquoted words are all command, no user.
+    // Unquoted, the second word is the user (keepalived's reading).
     let nb = i.notify.backup.as_ref().unwrap();
-    assert_eq!(nb.argv, vec!["/etc/baton/notify.sh", "backup"]);
-    assert_eq!(nb.run_as, None);
+    assert_eq!(nb.argv, vec!["/etc/baton/notify.sh"]);
+    assert_eq!(
+        nb.run_as,
+        Some(RunAs {
+            user: "backup".into(),
+            group: None
+        })
+    );
     assert!(i.notify.stop.is_some() && i.notify.any.is_some());
 
     let b = cfg("unicast-pair-b.conf", "x");

@@ -462,49 +462,70 @@ impl B<'_> {
         }
     }
 
-    /// `cmd [user [group]]`: a quoted first word is the whole command and
-    /// what follows is the user and group; unquoted words are all command.
+    /// A notify-style command: `CMD [user [group]]`. The first word is the
+    /// command (quote it to give arguments); the next two are the user and
+    /// group, as keepalived.conf(5) writes `notify_master
+    /// <STRING>|<QUOTED-STRING> [username [groupname]]`.
     fn command(&mut self, n: &Node, args: &[Token]) -> Option<Command> {
         self.no_block(n);
         let Some(first) = args.first() else {
             self.err(n.loc(), format!("'{}' needs a command", n.name()));
             return None;
         };
-        let (raw, run_as) = if first.quoted || args.len() == 1 {
-            let run_as = match &args[1..] {
-                [] => None,
-                [u] => Some(RunAs {
-                    user: u.text.clone(),
-                    group: None,
-                }),
-                [u, g] => Some(RunAs {
-                    user: u.text.clone(),
-                    group: Some(g.text.clone()),
-                }),
-                [_, _, extra, ..] => {
-                    self.err(
-                        &extra.loc,
-                        format!(
-                            "{}: unexpected '{}' after the user and group",
-                            n.name(),
-                            extra.text
-                        ),
-                    );
-                    None
-                }
-            };
-            (first.text.clone(), run_as)
+        let run_as = match &args[1..] {
+            [] => None,
+            [u] => Some(RunAs {
+                user: u.text.clone(),
+                group: None,
+            }),
+            [u, g] => Some(RunAs {
+                user: u.text.clone(),
+                group: Some(g.text.clone()),
+            }),
+            [_, _, extra, ..] => {
+                self.err(
+                    &extra.loc,
+                    format!(
+                        "{}: unexpected '{}' after the user and group (quote a command that has arguments)",
+                        n.name(),
+                        extra.text
+                    ),
+                );
+                None
+            }
+        };
+        self.finish_command(first, first.text.clone(), run_as)
+    }
+
+    /// A `script` line of a vrrp_script: every word is part of the command
+    /// (the user is a separate `user` keyword there).
+    fn script_command(&mut self, n: &Node) -> Option<Command> {
+        self.no_block(n);
+        let Some(first) = n.args.first() else {
+            self.err(n.loc(), format!("'{}' needs a command", n.name()));
+            return None;
+        };
+        let raw = if n.args.len() == 1 {
+            first.text.clone()
         } else {
-            let raw = args
+            n.args
                 .iter()
                 .map(|t| t.raw.as_str())
                 .collect::<Vec<_>>()
-                .join(" ");
-            (raw, None)
+                .join(" ")
         };
+        self.finish_command(first, raw, None)
+    }
+
+    fn finish_command(
+        &mut self,
+        first: &Token,
+        raw: String,
+        run_as: Option<RunAs>,
+    ) -> Option<Command> {
         let argv = split_command(&raw);
         if argv.is_empty() {
-            self.err(&first.loc, format!("'{}': the command is empty", n.name()));
+            self.err(&first.loc, "the command is empty");
             return None;
         }
         Some(Command { raw, argv, run_as })
@@ -680,7 +701,7 @@ impl B<'_> {
         for s in n.body() {
             self.spans.set(format!("{base}/{}", s.name()), s.loc());
             match s.name() {
-                "script" => v.script = self.command(s, &s.args),
+                "script" => v.script = self.script_command(s),
                 "interval" => {
                     if let Some(d) = self.secs(s, 0.000001, 86400.0) {
                         v.interval = d;

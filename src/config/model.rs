@@ -758,6 +758,17 @@ impl Instance {
         }
     }
 
+    /// The advert interval in force: VRRPv2 carries whole seconds
+    /// (rounded, at least 1), VRRPv3 centiseconds (rounded, at least 1).
+    pub fn effective_advert_int(&self, global: &GlobalDefs) -> Duration {
+        let micros = self.advert_int.as_micros() as u64;
+        if self.effective_version(global) == 2 {
+            Duration::from_secs(((micros + 500_000) / 1_000_000).max(1))
+        } else {
+            Duration::from_millis(((micros + 5_000) / 10_000).max(1) * 10)
+        }
+    }
+
     pub fn is_unicast(&self) -> bool {
         !self.unicast_peers.is_empty()
     }

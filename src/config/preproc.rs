@@ -77,8 +77,6 @@ struct Pre<'a> {
 struct Src<'s> {
     text: &'s str,
     origin: Origin,
-    /// Whether the text is straight from the file (columns are exact).
-    pristine: bool,
 }
 
 impl Pre<'_> {
@@ -144,14 +142,7 @@ impl Pre<'_> {
                 self.defs.insert(name, body);
                 continue;
             }
-            self.line(
-                Src {
-                    text: raw,
-                    origin,
-                    pristine: true,
-                },
-                0,
-            );
+            self.line(Src { text: raw, origin }, 0);
         }
         self.stack.pop();
     }
@@ -238,7 +229,6 @@ impl Pre<'_> {
                 Src {
                     text: after,
                     origin: o,
-                    pristine: src.pristine,
                 },
                 depth + 1,
             );
@@ -264,7 +254,6 @@ impl Pre<'_> {
                     Src {
                         text: &l,
                         origin: origin.clone(),
-                        pristine: false,
                     },
                     depth + 1,
                 );
@@ -280,7 +269,6 @@ impl Pre<'_> {
                         Src {
                             text: piece,
                             origin: origin.clone(),
-                            pristine: false,
                         },
                         depth + 1,
                     );
@@ -427,7 +415,6 @@ impl Pre<'_> {
                 Src {
                     text: rest,
                     origin: rest_origin.clone(),
-                    pristine: false,
                 },
                 depth + 1,
             );
@@ -532,11 +519,7 @@ impl Pre<'_> {
 
 /// Column offset (in chars) of byte `indent` of `text`.
 fn body_chars(text: &str, indent: usize) -> u32 {
-    let lead = text.len() - text.trim_start().len();
-    text[..lead.min(text.len())]
-        .chars()
-        .count()
-        .max(text[..indent.min(text.len())].chars().count()) as u32
+    text.get(..indent).map_or(0, |t| t.chars().count()) as u32
 }
 
 fn include_kind(word: &str) -> Option<Strict> {
