@@ -173,6 +173,13 @@ pub const IGNORED_GLOBAL: &[&str] = &[
     "data_use_instance",
     "vrrp_log_unknown_vrids",
     "vrrp_owner_ignore_adverts",
+    "child_wait_time",
+    "disable_local_igmp",
+    "include_check",
+    "log_unknown_vrids",
+    "nftables_ipvs",
+    "nftables_ipvs_start_fwmark",
+    "no_email_faults",
 ];
 
 /// Instance keywords accepted and not acted on.
@@ -188,6 +195,7 @@ pub const IGNORED_INSTANCE: &[&str] = &[
     "track_bfd",
     "sync_group_tracking_weight",
     "global_tracking",
+    "garp_extra_if_vmac",
 ];
 
 /// Build the model, reporting problems; returns the spans for validation.

@@ -220,7 +220,8 @@ pub struct VrrpScript {
     /// Default 1 s; fractions allowed.
     #[serde(with = "secs")]
     pub interval: Duration,
-    /// `None`: keepalived uses the interval.
+    /// `None`: unset (keepalived 2.2.7 dumps 0); baton then allows a run
+    /// the whole interval, see [`VrrpScript::effective_timeout`].
     #[serde(default, with = "opt_secs")]
     pub timeout: Option<Duration>,
     /// -253..=253, default 0 (0: failure means FAULT).
@@ -248,7 +249,8 @@ impl VrrpScript {
             init_fail: false,
         }
     }
-    /// The timeout keepalived applies: the interval when none is set.
+    /// The time a run may take: the timeout, else the interval (a run
+    /// still going when the next is due has failed).
     pub fn effective_timeout(&self) -> Duration {
         self.timeout.unwrap_or(self.interval)
     }
@@ -300,7 +302,8 @@ pub struct TrackProcess {
     pub params: Vec<String>,
     #[serde(default)]
     pub param_match: Option<ParamMatch>,
-    /// Default 1.
+    /// Default 0: keepalived.conf(5) says 1, but keepalived 2.2.7's own
+    /// configuration dump shows 0, and baton follows the program.
     pub weight: i32,
     pub weight_reverse: bool,
     /// Minimum processes for success (default 1).
@@ -323,7 +326,7 @@ impl TrackProcess {
             process: None,
             params: Vec::new(),
             param_match: None,
-            weight: 1,
+            weight: 0,
             weight_reverse: false,
             quorum: 1,
             quorum_max: None,

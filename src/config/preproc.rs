@@ -613,11 +613,13 @@ fn parse_seq(spec: &str, hex: bool) -> Result<Vec<Vec<(String, String)>>, String
     let count = if (step > 0 && end < start) || (step < 0 && end > start) {
         0
     } else {
-        (end - start) / step + 1
+        // i128: `end - start` of two i64s cannot overflow there.
+        (i128::from(end) - i128::from(start)) / i128::from(step) + 1
     };
-    if count > MAX_SEQ {
+    if count > i128::from(MAX_SEQ) {
         return Err(format!("~SEQ: {count} values is more than {MAX_SEQ}"));
     }
+    let count = count as i64;
     Ok((0..count)
         .map(|i| {
             let v = start + i * step;
@@ -752,5 +754,6 @@ mod tests {
             vec![("IP".into(), "20".into()), ("IP1".into(), "4".into())]
         );
         assert!(parse_seq("S, 0, 0, 10", false).is_err());
+        assert!(parse_seq("S, -9223372036854775807, 9223372036854775807", false).is_err());
     }
 }
