@@ -385,3 +385,32 @@ fn yaml_errors_have_a_location() {
     let err = load(&y, &opts("x")).unwrap_err();
     assert!(err.to_string().contains("has no interface"), "{err}");
 }
+
+#[test]
+fn hand_written_yaml_takes_keepalived_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let y = dir.path().join("baton.yaml");
+    std::fs::write(
+        &y,
+        "instances:\n  - name: VI_1\n    interface: eth0\n    virtual_router_id: 51\n    virtual_ipaddresses:\n      - address: 10.0.0.1\n        prefix_len: 24\n",
+    )
+    .unwrap();
+    let c = load(&y, &opts("x")).unwrap().config;
+    let i = &c.instances[0];
+    assert_eq!(i.advert_int, Duration::from_secs(1));
+    assert!(i.preempt);
+    assert_eq!(i.effective_priority(), 100);
+    assert_eq!(c.global.vrrp_garp_master_repeat, 5);
+    // A missing name is an error, not a silent empty one.
+    std::fs::write(
+        &y,
+        "instances:\n  - interface: eth0\n    virtual_router_id: 1\n",
+    )
+    .unwrap();
+    assert!(
+        load(&y, &opts("x"))
+            .unwrap_err()
+            .to_string()
+            .contains("needs a name")
+    );
+}

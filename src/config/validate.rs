@@ -32,6 +32,16 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
     let mut v = V { spans, diags, idx };
     let host_ifs = opts.check_interfaces.then(|| host_interfaces(opts));
 
+    // Only YAML can leave a name empty; keepalived.conf needs a word.
+    let unnamed = c.vrrp_scripts.iter().any(|s| s.name.is_empty())
+        || c.track_files.iter().any(|s| s.name.is_empty())
+        || c.track_processes.iter().any(|s| s.name.is_empty())
+        || c.sync_groups.iter().any(|s| s.name.is_empty())
+        || c.instances.iter().any(|s| s.name.is_empty());
+    if unnamed {
+        v.err(&[], "every vrrp_instance, vrrp_sync_group, vrrp_script, track_file and vrrp_track_process needs a name");
+    }
+
     for s in &c.vrrp_scripts {
         if s.script.is_none() {
             let base = format!("s/{}", s.name);
