@@ -405,3 +405,20 @@ fn every_problem_is_reported_at_once_in_file_order() {
     );
     assert!(err.to_string().ends_with("4 errors, 0 warnings"), "{err}");
 }
+
+#[test]
+fn sub_second_script_interval_is_accepted_with_a_note() {
+    let c = write(&[(
+        "keepalived.conf",
+        "vrrp_script chk {\n script /bin/true\n interval 0.1\n}\n",
+    )]);
+    let loaded = load(&c.path, &opts()).expect("accepted");
+    assert_eq!(
+        loaded.config.vrrp_scripts[0].interval,
+        std::time::Duration::from_millis(100)
+    );
+    assert_eq!(
+        find(&loaded.diagnostics, Severity::Note, "baton extension"),
+        (3, 11)
+    );
+}

@@ -710,12 +710,26 @@ impl B<'_> {
             self.spans.set(format!("{base}/{}", s.name()), s.loc());
             match s.name() {
                 "script" => v.script = self.script_command(s),
-                "interval" => {
+                "interval" | "timeout" => {
                     if let Some(d) = self.secs(s, 0.000001, 86400.0) {
-                        v.interval = d;
+                        if d.subsec_micros() != 0 {
+                            // baton's extension: say so, since a keepalived
+                            // reading the same file ignores the value.
+                            self.note(
+                                &s.args[0].loc,
+                                format!(
+                                    "fractional {} is a baton extension; keepalived 2.2 needs whole seconds",
+                                    s.name()
+                                ),
+                            );
+                        }
+                        if s.name() == "interval" {
+                            v.interval = d;
+                        } else {
+                            v.timeout = Some(d);
+                        }
                     }
                 }
-                "timeout" => v.timeout = self.secs(s, 0.000001, 86400.0),
                 "weight" => {
                     if let Some((w, r)) = self.weight(s, -253, 253) {
                         v.weight = w;
