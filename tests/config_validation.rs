@@ -422,3 +422,15 @@ fn sub_second_script_interval_is_accepted_with_a_note() {
         (3, 11)
     );
 }
+
+#[test]
+fn a_keyword_written_twice_is_checked_where_its_last_value_is() {
+    let d = diags_of(&OK_INSTANCE.replace(
+        " interface eth0\n",
+        " interface eth0\n state MASTER\n nopreempt\n nopreempt\n",
+    ));
+    assert_eq!(
+        find(&d, Severity::Warning, "nopreempt has no effect"),
+        (5, 2)
+    );
+}

@@ -49,8 +49,15 @@ impl Spans {
         self.map.contains_key(key)
     }
 
+    /// Record the first location of `key` (a name, a block).
     fn set(&mut self, key: String, loc: &Loc) {
         self.map.entry(key).or_insert_with(|| loc.clone());
+    }
+
+    /// Record the latest location of `key`: for a keyword written twice
+    /// the model keeps the last value, so checks point there.
+    fn set_last(&mut self, key: String, loc: &Loc) {
+        self.map.insert(key, loc.clone());
     }
 
     pub fn into_diags(self) -> Vec<Diagnostic> {
@@ -578,9 +585,9 @@ impl B<'_> {
         self.expect_block(n);
         for s in n.body() {
             let k = key(&["g", s.name()]);
-            self.spans.set(k.clone(), s.loc());
+            self.spans.set_last(k.clone(), s.loc());
             if let Some(t) = s.args.first() {
-                self.spans.set(format!("{k}="), &t.loc);
+                self.spans.set_last(format!("{k}="), &t.loc);
             }
             match s.name() {
                 "router_id" => g.router_id = self.string(s),
@@ -964,9 +971,9 @@ impl B<'_> {
         let mut v = Instance::new(&name);
         for s in n.body() {
             let k = format!("{base}/{}", s.name());
-            self.spans.set(k.clone(), s.loc());
+            self.spans.set_last(k.clone(), s.loc());
             if let Some(t) = s.args.first() {
-                self.spans.set(format!("{k}="), &t.loc);
+                self.spans.set_last(format!("{k}="), &t.loc);
             }
             match s.name() {
                 "state" => {
