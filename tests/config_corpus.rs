@@ -2,6 +2,7 @@
 //! file parses, and exactly the problems `EXPECTED.md` lists are reported
 //! (errors and warnings, by line). Missing-interface warnings are a host
 //! matter and are left out, as EXPECTED.md says.
+#![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
 
 use std::path::{Path, PathBuf};
 
@@ -72,6 +73,7 @@ fn reported(path: &Path) -> Vec<(u32, Severity)> {
         config_id: Some("corpus".into()),
         check_interfaces: false,
         sys_class_net: None,
+        max_lines: None,
     };
     let (config, diags) = load_all(path, &opts);
     assert!(config.is_some(), "{} did not parse", path.display());
@@ -131,6 +133,7 @@ fn samples_with_interfaces_warn_only_about_the_host() {
         config_id: Some("corpus".into()),
         check_interfaces: true,
         sys_class_net: Some(sys.path().to_path_buf()),
+        max_lines: None,
     };
     let (_, diags) = load_all(&dir.join("keepalived.conf.vrrp"), &opts);
     let host: Vec<_> = diags

@@ -1,6 +1,7 @@
 //! Golden tests of the resolved model: realistic configurations under
 //! tests/data/config load to the values keepalived would use, and every
 //! configuration survives conf → model → YAML → model unchanged.
+#![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ fn opts(id: &str) -> LoadOptions {
         config_id: Some(id.into()),
         check_interfaces: false,
         sys_class_net: None,
+        max_lines: None,
     }
 }
 
@@ -93,6 +95,12 @@ fn keepalived_defaults() {
     assert_eq!(i.effective_garp_lower_prio_delay(g), Duration::from_secs(5));
     assert_eq!(i.effective_down_timer_adverts(g), 3);
     assert!(!i.effective_lower_prio_no_advert(g));
+    // VRRPv2 carries whole seconds, VRRPv3 centiseconds.
+    i.advert_int = Duration::from_millis(1600);
+    assert_eq!(i.effective_advert_int(g), Duration::from_secs(2));
+    i.version = Some(3);
+    i.advert_int = Duration::from_micros(123_456);
+    assert_eq!(i.effective_advert_int(g), Duration::from_millis(120));
 }
 
 #[test]
@@ -229,10 +237,16 @@ fn unicast_pair_every_keyword() {
             group: Some("root".into())
         })
     );
-    // Unquoted words are all command, no user.
+    // Unquoted, the second word is the user (keepalived's reading).
     let nb = i.notify.backup.as_ref().unwrap();
-    assert_eq!(nb.argv, vec!["/etc/baton/notify.sh", "backup"]);
-    assert_eq!(nb.run_as, None);
+    assert_eq!(nb.argv, vec!["/etc/baton/notify.sh"]);
+    assert_eq!(
+        nb.run_as,
+        Some(RunAs {
+            user: "backup".into(),
+            group: None
+        })
+    );
     assert!(i.notify.stop.is_some() && i.notify.any.is_some());
 
     let b = cfg("unicast-pair-b.conf", "x");
@@ -370,4 +384,33 @@ fn yaml_errors_have_a_location() {
     .unwrap();
     let err = load(&y, &opts("x")).unwrap_err();
     assert!(err.to_string().contains("has no interface"), "{err}");
+}
+
+#[test]
+fn hand_written_yaml_takes_keepalived_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let y = dir.path().join("baton.yaml");
+    std::fs::write(
+        &y,
+        "instances:\n  - name: VI_1\n    interface: eth0\n    virtual_router_id: 51\n    virtual_ipaddresses:\n      - address: 10.0.0.1\n        prefix_len: 24\n",
+    )
+    .unwrap();
+    let c = load(&y, &opts("x")).unwrap().config;
+    let i = &c.instances[0];
+    assert_eq!(i.advert_int, Duration::from_secs(1));
+    assert!(i.preempt);
+    assert_eq!(i.effective_priority(), 100);
+    assert_eq!(c.global.vrrp_garp_master_repeat, 5);
+    // A missing name is an error, not a silent empty one.
+    std::fs::write(
+        &y,
+        "instances:\n  - interface: eth0\n    virtual_router_id: 1\n",
+    )
+    .unwrap();
+    assert!(
+        load(&y, &opts("x"))
+            .unwrap_err()
+            .to_string()
+            .contains("needs a name")
+    );
 }

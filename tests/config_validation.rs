@@ -1,5 +1,6 @@
 //! One test per validation message: each checks the severity, the line and
 //! the column of the token the message points at.
+#![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
 
 use std::path::PathBuf;
 
@@ -28,6 +29,7 @@ fn opts() -> LoadOptions {
         config_id: Some("node1".into()),
         check_interfaces: false,
         sys_class_net: None,
+        max_lines: None,
     }
 }
 
@@ -402,4 +404,33 @@ fn every_problem_is_reported_at_once_in_file_order() {
         "{shown}"
     );
     assert!(err.to_string().ends_with("4 errors, 0 warnings"), "{err}");
+}
+
+#[test]
+fn sub_second_script_interval_is_accepted_with_a_note() {
+    let c = write(&[(
+        "keepalived.conf",
+        "vrrp_script chk {\n script /bin/true\n interval 0.1\n}\n",
+    )]);
+    let loaded = load(&c.path, &opts()).expect("accepted");
+    assert_eq!(
+        loaded.config.vrrp_scripts[0].interval,
+        std::time::Duration::from_millis(100)
+    );
+    assert_eq!(
+        find(&loaded.diagnostics, Severity::Note, "baton extension"),
+        (3, 11)
+    );
+}
+
+#[test]
+fn a_keyword_written_twice_is_checked_where_its_last_value_is() {
+    let d = diags_of(&OK_INSTANCE.replace(
+        " interface eth0\n",
+        " interface eth0\n state MASTER\n nopreempt\n nopreempt\n",
+    ));
+    assert_eq!(
+        find(&d, Severity::Warning, "nopreempt has no effect"),
+        (5, 2)
+    );
 }

@@ -49,8 +49,15 @@ impl Spans {
         self.map.contains_key(key)
     }
 
+    /// Record the first location of `key` (a name, a block).
     fn set(&mut self, key: String, loc: &Loc) {
         self.map.entry(key).or_insert_with(|| loc.clone());
+    }
+
+    /// Record the latest location of `key`: for a keyword written twice
+    /// the model keeps the last value, so checks point there.
+    fn set_last(&mut self, key: String, loc: &Loc) {
+        self.map.insert(key, loc.clone());
     }
 
     pub fn into_diags(self) -> Vec<Diagnostic> {
@@ -173,6 +180,13 @@ pub const IGNORED_GLOBAL: &[&str] = &[
     "data_use_instance",
     "vrrp_log_unknown_vrids",
     "vrrp_owner_ignore_adverts",
+    "child_wait_time",
+    "disable_local_igmp",
+    "include_check",
+    "log_unknown_vrids",
+    "nftables_ipvs",
+    "nftables_ipvs_start_fwmark",
+    "no_email_faults",
 ];
 
 /// Instance keywords accepted and not acted on.
@@ -188,6 +202,7 @@ pub const IGNORED_INSTANCE: &[&str] = &[
     "track_bfd",
     "sync_group_tracking_weight",
     "global_tracking",
+    "garp_extra_if_vmac",
 ];
 
 /// Build the model, reporting problems; returns the spans for validation.
@@ -204,12 +219,15 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
         };
     }
     let mut c = Config::default();
+    // Names seen per kind, for the duplicate check without quadratic scans.
+    let mut names: std::collections::HashSet<(&'static str, String)> = Default::default();
+    let mut fresh = |kind: &'static str, name: &str| names.insert((kind, name.to_string()));
     for n in tree {
         match n.name() {
             "global_defs" => b.global(n, &mut c.global),
             "vrrp_script" => {
                 if let Some(s) = b.vrrp_script(n) {
-                    if c.vrrp_script(&s.name).is_some() {
+                    if !fresh("vrrp_script", &s.name) {
                         b.dup(n, "vrrp_script", &s.name);
                     } else {
                         c.vrrp_scripts.push(s);
@@ -218,7 +236,7 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
             }
             "track_file" | "vrrp_track_file" => {
                 if let Some(s) = b.track_file(n) {
-                    if c.track_file(&s.name).is_some() {
+                    if !fresh("track_file", &s.name) {
                         b.dup(n, "track_file", &s.name);
                     } else {
                         c.track_files.push(s);
@@ -227,7 +245,7 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
             }
             "vrrp_track_process" => {
                 if let Some(s) = b.track_process(n) {
-                    if c.track_process(&s.name).is_some() {
+                    if !fresh("vrrp_track_process", &s.name) {
                         b.dup(n, "vrrp_track_process", &s.name);
                     } else {
                         c.track_processes.push(s);
@@ -236,7 +254,7 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
             }
             "vrrp_sync_group" => {
                 if let Some(g) = b.sync_group(n) {
-                    if c.sync_groups.iter().any(|x| x.name == g.name) {
+                    if !fresh("vrrp_sync_group", &g.name) {
                         b.dup(n, "vrrp_sync_group", &g.name);
                     } else {
                         c.sync_groups.push(g);
@@ -245,7 +263,7 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
             }
             "vrrp_instance" => {
                 if let Some(i) = b.instance(n) {
-                    if c.instance(&i.name).is_some() {
+                    if !fresh("vrrp_instance", &i.name) {
                         b.dup(n, "vrrp_instance", &i.name);
                     } else {
                         c.instances.push(i);
@@ -459,49 +477,70 @@ impl B<'_> {
         }
     }
 
-    /// `cmd [user [group]]`: a quoted first word is the whole command and
-    /// what follows is the user and group; unquoted words are all command.
+    /// A notify-style command: `CMD [user [group]]`. The first word is the
+    /// command (quote it to give arguments); the next two are the user and
+    /// group, as keepalived.conf(5) writes `notify_master
+    /// <STRING>|<QUOTED-STRING> [username [groupname]]`.
     fn command(&mut self, n: &Node, args: &[Token]) -> Option<Command> {
         self.no_block(n);
         let Some(first) = args.first() else {
             self.err(n.loc(), format!("'{}' needs a command", n.name()));
             return None;
         };
-        let (raw, run_as) = if first.quoted || args.len() == 1 {
-            let run_as = match &args[1..] {
-                [] => None,
-                [u] => Some(RunAs {
-                    user: u.text.clone(),
-                    group: None,
-                }),
-                [u, g] => Some(RunAs {
-                    user: u.text.clone(),
-                    group: Some(g.text.clone()),
-                }),
-                [_, _, extra, ..] => {
-                    self.err(
-                        &extra.loc,
-                        format!(
-                            "{}: unexpected '{}' after the user and group",
-                            n.name(),
-                            extra.text
-                        ),
-                    );
-                    None
-                }
-            };
-            (first.text.clone(), run_as)
+        let run_as = match &args[1..] {
+            [] => None,
+            [u] => Some(RunAs {
+                user: u.text.clone(),
+                group: None,
+            }),
+            [u, g] => Some(RunAs {
+                user: u.text.clone(),
+                group: Some(g.text.clone()),
+            }),
+            [_, _, extra, ..] => {
+                self.err(
+                    &extra.loc,
+                    format!(
+                        "{}: unexpected '{}' after the user and group (quote a command that has arguments)",
+                        n.name(),
+                        extra.text
+                    ),
+                );
+                None
+            }
+        };
+        self.finish_command(first, first.text.clone(), run_as)
+    }
+
+    /// A `script` line of a vrrp_script: every word is part of the command
+    /// (the user is a separate `user` keyword there).
+    fn script_command(&mut self, n: &Node) -> Option<Command> {
+        self.no_block(n);
+        let Some(first) = n.args.first() else {
+            self.err(n.loc(), format!("'{}' needs a command", n.name()));
+            return None;
+        };
+        let raw = if n.args.len() == 1 {
+            first.text.clone()
         } else {
-            let raw = args
+            n.args
                 .iter()
                 .map(|t| t.raw.as_str())
                 .collect::<Vec<_>>()
-                .join(" ");
-            (raw, None)
+                .join(" ")
         };
+        self.finish_command(first, raw, None)
+    }
+
+    fn finish_command(
+        &mut self,
+        first: &Token,
+        raw: String,
+        run_as: Option<RunAs>,
+    ) -> Option<Command> {
         let argv = split_command(&raw);
         if argv.is_empty() {
-            self.err(&first.loc, format!("'{}': the command is empty", n.name()));
+            self.err(&first.loc, "the command is empty");
             return None;
         }
         Some(Command { raw, argv, run_as })
@@ -546,9 +585,9 @@ impl B<'_> {
         self.expect_block(n);
         for s in n.body() {
             let k = key(&["g", s.name()]);
-            self.spans.set(k.clone(), s.loc());
+            self.spans.set_last(k.clone(), s.loc());
             if let Some(t) = s.args.first() {
-                self.spans.set(format!("{k}="), &t.loc);
+                self.spans.set_last(format!("{k}="), &t.loc);
             }
             match s.name() {
                 "router_id" => g.router_id = self.string(s),
@@ -677,13 +716,27 @@ impl B<'_> {
         for s in n.body() {
             self.spans.set(format!("{base}/{}", s.name()), s.loc());
             match s.name() {
-                "script" => v.script = self.command(s, &s.args),
-                "interval" => {
+                "script" => v.script = self.script_command(s),
+                "interval" | "timeout" => {
                     if let Some(d) = self.secs(s, 0.000001, 86400.0) {
-                        v.interval = d;
+                        if d.subsec_micros() != 0 {
+                            // baton's extension: say so, since a keepalived
+                            // reading the same file ignores the value.
+                            self.note(
+                                &s.args[0].loc,
+                                format!(
+                                    "fractional {} is a baton extension; keepalived 2.2 needs whole seconds",
+                                    s.name()
+                                ),
+                            );
+                        }
+                        if s.name() == "interval" {
+                            v.interval = d;
+                        } else {
+                            v.timeout = Some(d);
+                        }
                     }
                 }
-                "timeout" => v.timeout = self.secs(s, 0.000001, 86400.0),
                 "weight" => {
                     if let Some((w, r)) = self.weight(s, -253, 253) {
                         v.weight = w;
@@ -918,9 +971,9 @@ impl B<'_> {
         let mut v = Instance::new(&name);
         for s in n.body() {
             let k = format!("{base}/{}", s.name());
-            self.spans.set(k.clone(), s.loc());
+            self.spans.set_last(k.clone(), s.loc());
             if let Some(t) = s.args.first() {
-                self.spans.set(format!("{k}="), &t.loc);
+                self.spans.set_last(format!("{k}="), &t.loc);
             }
             match s.name() {
                 "state" => {

@@ -205,6 +205,7 @@ fn unescape(chars: &[char], i: usize, out: &mut String) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

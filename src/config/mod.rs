@@ -39,6 +39,9 @@ pub struct LoadOptions {
     /// Where to look for interfaces (tests point it elsewhere);
     /// `None`: `/sys/class/net`.
     pub sys_class_net: Option<PathBuf>,
+    /// Most logical lines the expansion may produce (`None`: 1,000,000,
+    /// enough for keepalived's 65,024-instance `~SEQ` example).
+    pub max_lines: Option<usize>,
 }
 
 impl LoadOptions {
@@ -118,7 +121,12 @@ pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnos
             }
         }
     } else {
-        let lines = preproc::expand(path, &opts.effective_config_id(), &mut diags);
+        let lines = preproc::expand(
+            path,
+            &opts.effective_config_id(),
+            opts.max_lines.unwrap_or(preproc::MAX_LINES),
+            &mut diags,
+        );
         let tree = parser::parse(&lines, &mut diags);
         let (config, mut spans) = build::build(&tree, &mut diags);
         spans.file = Loc {

@@ -33,20 +33,28 @@ pub const MCAST_GROUP6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)
 pub struct Config {
     pub global: GlobalDefs,
     /// `vrrp_script NAME { ... }` in file order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vrrp_scripts: Vec<VrrpScript>,
     /// `track_file NAME { ... }` (and the deprecated `vrrp_track_file`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track_files: Vec<TrackFile>,
     /// `vrrp_track_process NAME { ... }`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track_processes: Vec<TrackProcess>,
     /// `vrrp_sync_group NAME { ... }`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sync_groups: Vec<SyncGroup>,
     /// `vrrp_instance NAME { ... }`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<Instance>,
     /// `static_ipaddress { ... }`: addresses configured at start, not by VRRP.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub static_addresses: Vec<VirtualAddress>,
     /// `static_routes { ... }`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub static_routes: Vec<Route>,
     /// `static_rules { ... }`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub static_rules: Vec<Rule>,
 }
 
@@ -75,20 +83,24 @@ impl Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GlobalDefs {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub router_id: Option<String>,
     /// `vrrp_version` (default 2; IPv6 instances always use 3).
     pub vrrp_version: u8,
     pub vrrp_strict: bool,
     pub enable_script_security: bool,
     /// `script_user USER [GROUP]`: default identity for scripts.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub script_user: Option<RunAs>,
     #[serde(with = "secs")]
     pub vrrp_garp_master_delay: Duration,
     pub vrrp_garp_master_repeat: u32,
     /// Defaults to `vrrp_garp_master_delay` when `None`.
     #[serde(with = "opt_secs")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vrrp_garp_lower_prio_delay: Option<Duration>,
     /// Defaults to `vrrp_garp_master_repeat` when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vrrp_garp_lower_prio_repeat: Option<u32>,
     /// Zero means no periodic refresh.
     #[serde(with = "secs")]
@@ -105,13 +117,18 @@ pub struct GlobalDefs {
     pub vrrp_mcast_group4: Ipv4Addr,
     pub vrrp_mcast_group6: Ipv6Addr,
     #[serde(with = "opt_secs")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vrrp_startup_delay: Option<Duration>,
     /// `vrrp_down_timer_adverts` (default 3).
     pub vrrp_down_timer_adverts: u32,
     /// `notify_fifo FIFO [user [group]]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_fifo: Option<Fifo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_fifo_script: Option<Command>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vrrp_notify_fifo: Option<Fifo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vrrp_notify_fifo_script: Option<Command>,
     pub vrrp_notify_priority_changes: bool,
     /// `vrrp_check_unicast_src`.
@@ -119,12 +136,15 @@ pub struct GlobalDefs {
     /// `vrrp_skip_check_adv_addr`.
     pub vrrp_skip_check_adv_addr: bool,
     /// `vrrp_lower_prio_no_advert` (`None`: false, or true under strict).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vrrp_lower_prio_no_advert: Option<bool>,
     /// `vrrp_higher_prio_send_advert`.
     pub vrrp_higher_prio_send_advert: bool,
     /// `default_interface` for static addresses (keepalived default eth0).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub default_interface: Option<String>,
     /// `vrrp_garp_extra_if [all] SECS`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vrrp_garp_extra_if: Option<GarpExtraIf>,
     /// `dynamic_interfaces [allow_if_changes]`.
     pub dynamic_interfaces: bool,
@@ -182,6 +202,7 @@ pub struct GarpExtraIf {
 pub struct RunAs {
     pub user: String,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
 }
 
@@ -191,6 +212,7 @@ pub struct RunAs {
 pub struct Fifo {
     pub path: String,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_as: Option<RunAs>,
 }
 
@@ -204,24 +226,29 @@ pub struct Fifo {
 #[serde(deny_unknown_fields)]
 pub struct Command {
     pub raw: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub argv: Vec<String>,
     /// `[username [groupname]]` after the command, or `user` in a vrrp_script.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_as: Option<RunAs>,
 }
 
 /// `vrrp_script NAME { ... }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct VrrpScript {
     pub name: String,
     /// `None` when the block has no `script` (an error, reported).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub script: Option<Command>,
     /// Default 1 s; fractions allowed.
     #[serde(with = "secs")]
     pub interval: Duration,
-    /// `None`: keepalived uses the interval.
+    /// `None`: unset (keepalived 2.2.7 dumps 0); baton then allows a run
+    /// the whole interval, see [`VrrpScript::effective_timeout`].
     #[serde(default, with = "opt_secs")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
     /// -253..=253, default 0 (0: failure means FAULT).
     pub weight: i32,
@@ -232,6 +259,12 @@ pub struct VrrpScript {
     pub fall: u32,
     /// Start in the failed state.
     pub init_fail: bool,
+}
+
+impl Default for VrrpScript {
+    fn default() -> Self {
+        Self::new("")
+    }
 }
 
 impl VrrpScript {
@@ -248,7 +281,8 @@ impl VrrpScript {
             init_fail: false,
         }
     }
-    /// The timeout keepalived applies: the interval when none is set.
+    /// The time a run may take: the timeout, else the interval (a run
+    /// still going when the next is due has failed).
     pub fn effective_timeout(&self) -> Duration {
         self.timeout.unwrap_or(self.interval)
     }
@@ -256,16 +290,24 @@ impl VrrpScript {
 
 /// `track_file NAME { ... }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrackFile {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// Default 1.
     pub weight: i32,
     pub weight_reverse: bool,
     /// `init_file [VALUE] [overwrite]`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_file: Option<InitFile>,
+}
+
+impl Default for TrackFile {
+    fn default() -> Self {
+        Self::new("")
+    }
 }
 
 impl TrackFile {
@@ -290,30 +332,43 @@ pub struct InitFile {
 
 /// `vrrp_track_process NAME { ... }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrackProcess {
     pub name: String,
     /// Process name (or path) to match.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub process: Option<String>,
     /// Parameters that must match, if any were given.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub param_match: Option<ParamMatch>,
-    /// Default 1.
+    /// Default 0: keepalived.conf(5) says 1, but keepalived 2.2.7's own
+    /// configuration dump shows 0, and baton follows the program.
     pub weight: i32,
     pub weight_reverse: bool,
     /// Minimum processes for success (default 1).
     pub quorum: u32,
     /// Maximum processes for success (`None`: unlimited).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quorum_max: Option<u32>,
     #[serde(default, with = "opt_secs")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fork_delay: Option<Duration>,
     #[serde(default, with = "opt_secs")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub terminate_delay: Option<Duration>,
     /// Match the full command line instead of the process name.
     pub full_command: bool,
+}
+
+impl Default for TrackProcess {
+    fn default() -> Self {
+        Self::new("")
+    }
 }
 
 impl TrackProcess {
@@ -323,7 +378,7 @@ impl TrackProcess {
             process: None,
             params: Vec::new(),
             param_match: None,
-            weight: 1,
+            weight: 0,
             weight_reverse: false,
             quorum: 1,
             quorum_max: None,
@@ -354,6 +409,7 @@ pub struct TrackRef {
     pub name: String,
     /// `None`: the tracked object's own weight (0 for interfaces).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<i32>,
     #[serde(default)]
     pub reverse: bool,
@@ -363,36 +419,48 @@ pub struct TrackRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Notify {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub master: Option<Command>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<Command>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<Command>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop: Option<Command>,
     /// `notify_deleted`: report DELETED rather than FAULT when a reload
     /// removes the instance.
     pub deleted: bool,
     /// The script of `notify_deleted SCRIPT`, if one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_script: Option<Command>,
     /// `notify`: called after the specific one with TYPE NAME STATE PRIORITY.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub any: Option<Command>,
     /// `notify_master_rx_lower_pri`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub master_rx_lower_pri: Option<Command>,
     pub priority_changes: bool,
 }
 
 /// `vrrp_sync_group NAME { ... }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SyncGroup {
     pub name: String,
     /// Instance names from `group { ... }`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track_interfaces: Vec<TrackRef>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track_scripts: Vec<TrackRef>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track_files: Vec<TrackRef>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track_processes: Vec<TrackRef>,
     #[serde(default)]
     pub notify: Notify,
@@ -433,8 +501,10 @@ pub struct Authentication {
 pub struct UnicastPeer {
     pub address: IpAddr,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_ttl: Option<u8>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_ttl: Option<u8>,
 }
 
@@ -458,15 +528,20 @@ pub struct VirtualAddress {
     /// Defaults to 32 (IPv4) or 128 (IPv6).
     pub prefix_len: u8,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub brd: Option<IpAddr>,
     /// Interface to put it on; the instance's interface when `None`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub peer: Option<IpAddr>,
     /// Loss of the address does not take the instance out of MASTER.
     #[serde(default)]
@@ -476,6 +551,7 @@ pub struct VirtualAddress {
     /// Other ip-address flags kept verbatim (`home`, `-nodad`,
     /// `mngtmpaddr`, `noprefixroute`, `autojoin`, `preferred_lft X`).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<String>,
 }
 
@@ -506,25 +582,33 @@ pub struct Route {
     pub route_type: RouteType,
     pub to: Prefix,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub src: Option<IpAddr>,
     /// `via` (or the deprecated `gw`).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<IpAddr>,
     /// Second next hop from the deprecated `or`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub or_via: Option<IpAddr>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metric: Option<u32>,
     #[serde(default)]
     pub no_track: bool,
     /// Remaining ip-route options kept verbatim, in order.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
 }
 
@@ -533,24 +617,32 @@ pub struct Route {
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<Prefix>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<Prefix>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
     /// `preference` / `priority` / `pref`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preference: Option<u32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iif: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub oif: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fwmark: Option<String>,
     #[serde(default)]
     pub no_track: bool,
     /// Remaining ip-rule options kept verbatim, in order.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
 }
 
@@ -559,51 +651,64 @@ pub struct Rule {
 #[serde(deny_unknown_fields)]
 pub struct Vmac {
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
 }
 
 /// `vrrp_instance NAME { ... }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Instance {
     pub name: String,
     /// `None`: BACKUP.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<InitialState>,
     /// May be absent for unicast with `unicast_src_ip`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
     pub virtual_router_id: u8,
     /// `None`: see [`Instance::effective_priority`].
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<u8>,
     /// Default 1 s; v3 allows centisecond fractions.
     #[serde(with = "secs")]
     pub advert_int: Duration,
     /// `None`: global `vrrp_version` (3 for IPv6).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u8>,
     /// `nopreempt` clears it; default true.
     pub preempt: bool,
     #[serde(default, with = "opt_secs")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preempt_delay: Option<Duration>,
     /// `accept` → Some(true), `no_accept` → Some(false); `None`: derived.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub accept: Option<bool>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unicast_src_ip: Option<IpAddr>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unicast_peers: Vec<UnicastPeer>,
     /// `unicast_ttl`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unicast_ttl: Option<u8>,
     #[serde(default)]
     pub unicast_fault_no_peer: bool,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mcast_src_ip: Option<IpAddr>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mcast_dst_ip: Option<IpAddr>,
     #[serde(default)]
     pub check_unicast_src: bool,
@@ -613,48 +718,68 @@ pub struct Instance {
     #[serde(default)]
     pub old_unicast_checksum: bool,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authentication: Option<Authentication>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub virtual_ipaddresses: Vec<VirtualAddress>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub virtual_ipaddresses_excluded: Vec<VirtualAddress>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub virtual_routes: Vec<Route>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub virtual_rules: Vec<Rule>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track_interfaces: Vec<TrackRef>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track_scripts: Vec<TrackRef>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track_files: Vec<TrackRef>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub track_processes: Vec<TrackRef>,
     #[serde(default)]
     pub notify: Notify,
     /// `None`: global `vrrp_garp_master_delay`.
     #[serde(default, with = "opt_secs")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub garp_master_delay: Option<Duration>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub garp_master_repeat: Option<u32>,
     #[serde(default, with = "opt_secs")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub garp_lower_prio_delay: Option<Duration>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub garp_lower_prio_repeat: Option<u32>,
     #[serde(default, with = "opt_secs")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub garp_master_refresh: Option<Duration>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub garp_master_refresh_repeat: Option<u32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub garp_extra_if: Option<GarpExtraIf>,
     /// `down_timer_adverts` (`None`: global, 3).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub down_timer_adverts: Option<u32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lower_prio_no_advert: Option<bool>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub higher_prio_send_advert: Option<bool>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub use_vmac: Option<Vmac>,
     #[serde(default)]
     pub vmac_xmit_base: bool,
@@ -662,14 +787,23 @@ pub struct Instance {
     pub dont_track_primary: bool,
     /// `None`: global `vrrp_strict`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub strict_mode: Option<bool>,
     /// `None`: global `vrrp_skip_check_adv_addr`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_check_adv_addr: Option<bool>,
     #[serde(default)]
     pub promote_secondaries: bool,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub debug: Option<u8>,
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Self::new("")
+    }
 }
 
 impl Instance {
@@ -755,6 +889,17 @@ impl Instance {
             3
         } else {
             self.version.unwrap_or(global.vrrp_version)
+        }
+    }
+
+    /// The advert interval in force: VRRPv2 carries whole seconds
+    /// (rounded, at least 1), VRRPv3 centiseconds (rounded, at least 1).
+    pub fn effective_advert_int(&self, global: &GlobalDefs) -> Duration {
+        let micros = self.advert_int.as_micros() as u64;
+        if self.effective_version(global) == 2 {
+            Duration::from_secs(((micros + 500_000) / 1_000_000).max(1))
+        } else {
+            Duration::from_millis(((micros + 5_000) / 10_000).max(1) * 10)
         }
     }
 

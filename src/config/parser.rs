@@ -150,6 +150,7 @@ fn close(stack: &mut Vec<Open>, top: &mut Vec<Node>, t: &Token, diags: &mut Vec<
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::config::lexer::{Origin, tokenize};

@@ -17,10 +17,16 @@ use super::lexer::{Line, Origin, strip_comment, tokenize};
 
 const MAX_DEPTH: usize = 32;
 const MAX_SEQ: i64 = 100_000;
-const MAX_LINES: usize = 2_000_000;
+/// Default bound on logical lines after expansion.
+pub const MAX_LINES: usize = 1_000_000;
 
 /// Read `path` and everything it includes into logical lines.
-pub fn expand(path: &Path, config_id: &str, diags: &mut Vec<Diagnostic>) -> Vec<Line> {
+pub fn expand(
+    path: &Path,
+    config_id: &str,
+    max_lines: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Line> {
     let mut p = Pre {
         config_id: config_id.to_string(),
         defs: HashMap::new(),
@@ -29,11 +35,12 @@ pub fn expand(path: &Path, config_id: &str, diags: &mut Vec<Diagnostic>) -> Vec<
         diags,
         rand: 0x2545_f491,
         too_big: false,
+        max_lines,
     };
     let top = Loc {
         file: path.to_path_buf(),
-        line: 0,
-        col: 0,
+        line: 1,
+        col: 1,
     };
     p.file(path, &top, Strict::Required);
     p.out
@@ -63,14 +70,13 @@ struct Pre<'a> {
     diags: &'a mut Vec<Diagnostic>,
     rand: u64,
     too_big: bool,
+    max_lines: usize,
 }
 
 /// A line of text with where it came from.
 struct Src<'s> {
     text: &'s str,
     origin: Origin,
-    /// Whether the text is straight from the file (columns are exact).
-    pristine: bool,
 }
 
 impl Pre<'_> {
@@ -136,20 +142,13 @@ impl Pre<'_> {
                 self.defs.insert(name, body);
                 continue;
             }
-            self.line(
-                Src {
-                    text: raw,
-                    origin,
-                    pristine: true,
-                },
-                0,
-            );
+            self.line(Src { text: raw, origin }, 0);
         }
         self.stack.pop();
     }
 
     fn emit(&mut self, line: Line) {
-        if self.out.len() >= MAX_LINES {
+        if self.out.len() >= self.max_lines {
             if !self.too_big {
                 self.too_big = true;
                 self.diags.push(Diagnostic::error(
@@ -230,7 +229,6 @@ impl Pre<'_> {
                 Src {
                     text: after,
                     origin: o,
-                    pristine: src.pristine,
                 },
                 depth + 1,
             );
@@ -256,7 +254,6 @@ impl Pre<'_> {
                     Src {
                         text: &l,
                         origin: origin.clone(),
-                        pristine: false,
                     },
                     depth + 1,
                 );
@@ -272,7 +269,6 @@ impl Pre<'_> {
                         Src {
                             text: piece,
                             origin: origin.clone(),
-                            pristine: false,
                         },
                         depth + 1,
                     );
@@ -419,7 +415,6 @@ impl Pre<'_> {
                 Src {
                     text: rest,
                     origin: rest_origin.clone(),
-                    pristine: false,
                 },
                 depth + 1,
             );
@@ -524,11 +519,7 @@ impl Pre<'_> {
 
 /// Column offset (in chars) of byte `indent` of `text`.
 fn body_chars(text: &str, indent: usize) -> u32 {
-    let lead = text.len() - text.trim_start().len();
-    text[..lead.min(text.len())]
-        .chars()
-        .count()
-        .max(text[..indent.min(text.len())].chars().count()) as u32
+    text.get(..indent).map_or(0, |t| t.chars().count()) as u32
 }
 
 fn include_kind(word: &str) -> Option<Strict> {
@@ -622,11 +613,13 @@ fn parse_seq(spec: &str, hex: bool) -> Result<Vec<Vec<(String, String)>>, String
     let count = if (step > 0 && end < start) || (step < 0 && end > start) {
         0
     } else {
-        (end - start) / step + 1
+        // i128: `end - start` of two i64s cannot overflow there.
+        (i128::from(end) - i128::from(start)) / i128::from(step) + 1
     };
-    if count > MAX_SEQ {
+    if count > i128::from(MAX_SEQ) {
         return Err(format!("~SEQ: {count} values is more than {MAX_SEQ}"));
     }
+    let count = count as i64;
     Ok((0..count)
         .map(|i| {
             let v = start + i * step;
@@ -735,6 +728,7 @@ fn expand_into(s: &str, out: &mut Vec<String>, depth: usize) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -760,5 +754,6 @@ mod tests {
             vec![("IP".into(), "20".into()), ("IP1".into(), "4".into())]
         );
         assert!(parse_seq("S, 0, 0, 10", false).is_err());
+        assert!(parse_seq("S, -9223372036854775807, 9223372036854775807", false).is_err());
     }
 }

@@ -62,6 +62,7 @@ pub fn split_command(s: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::split_command;
 

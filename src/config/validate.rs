@@ -7,7 +7,7 @@
 //! Range checks of single values happen in `build` at the value's token;
 //! for YAML input (no token locations) they are repeated here.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,8 +19,28 @@ use super::model::*;
 /// Add every cross-check problem of `c` to `diags`.
 pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<Diagnostic>) {
     let from_yaml = spans.map.is_empty();
-    let mut v = V { spans, diags };
+    let idx = Index {
+        scripts: c
+            .vrrp_scripts
+            .iter()
+            .map(|s| (s.name.as_str(), s))
+            .collect(),
+        files: c.track_files.iter().map(|s| s.name.as_str()).collect(),
+        procs: c.track_processes.iter().map(|s| s.name.as_str()).collect(),
+        instances: c.instances.iter().map(|s| s.name.as_str()).collect(),
+    };
+    let mut v = V { spans, diags, idx };
     let host_ifs = opts.check_interfaces.then(|| host_interfaces(opts));
+
+    // Only YAML can leave a name empty; keepalived.conf needs a word.
+    let unnamed = c.vrrp_scripts.iter().any(|s| s.name.is_empty())
+        || c.track_files.iter().any(|s| s.name.is_empty())
+        || c.track_processes.iter().any(|s| s.name.is_empty())
+        || c.sync_groups.iter().any(|s| s.name.is_empty())
+        || c.instances.iter().any(|s| s.name.is_empty());
+    if unnamed {
+        v.err(&[], "every vrrp_instance, vrrp_sync_group, vrrp_script, track_file and vrrp_track_process needs a name");
+    }
 
     for s in &c.vrrp_scripts {
         if s.script.is_none() {
@@ -64,7 +84,7 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
         let base = format!("g/{}", g.name);
         for m in &g.members {
             let at = format!("{base}/member/{m}");
-            if c.instance(m).is_none() {
+            if !v.idx.instances.contains(m.as_str()) {
                 v.err(
                     &[&at, &base],
                     format!("vrrp_sync_group {}: no vrrp_instance named '{m}'", g.name),
@@ -76,13 +96,7 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
                 );
             }
         }
-        v.refs(
-            c,
-            &base,
-            &g.track_scripts,
-            &g.track_files,
-            &g.track_processes,
-        );
+        v.refs(&base, &g.track_scripts, &g.track_files, &g.track_processes);
         if let Some(ifs) = &host_ifs {
             for t in &g.track_interfaces {
                 v.missing_if(
@@ -94,8 +108,9 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
         }
     }
 
-    // (interface, is_ipv6, vrid) of instances seen so far.
-    let mut seen: Vec<(&Instance, Option<&str>, bool)> = Vec::new();
+    // Instances seen so far by (interface, IPv6, VRID, multicast group).
+    type SeenKey<'a> = (Option<&'a str>, bool, u8, Option<std::net::IpAddr>);
+    let mut seen: HashMap<SeenKey<'_>, Vec<&Instance>> = HashMap::new();
     for i in &c.instances {
         let base = format!("i/{}", i.name);
         let k = |s: &str| format!("{base}/{s}");
@@ -204,14 +219,13 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
         // Same VRID on one interface and family, unless unicast to
         // disjoint peers or different multicast groups.
         if i.virtual_router_id != 0 {
-            for (j, jif, j6) in &seen {
-                if j.virtual_router_id != i.virtual_router_id
-                    || *jif != i.interface.as_deref()
-                    || *j6 != v6
-                    || j.mcast_dst_ip != i.mcast_dst_ip
-                {
-                    continue;
-                }
+            let key = (
+                i.interface.as_deref(),
+                v6,
+                i.virtual_router_id,
+                i.mcast_dst_ip,
+            );
+            for j in seen.get(&key).map(Vec::as_slice).unwrap_or(&[]) {
                 let disjoint = i.is_unicast()
                     && j.is_unicast()
                     && !i
@@ -232,16 +246,10 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
                     break;
                 }
             }
-            seen.push((i, i.interface.as_deref(), v6));
+            seen.entry(key).or_default().push(i);
         }
 
-        v.refs(
-            c,
-            &base,
-            &i.track_scripts,
-            &i.track_files,
-            &i.track_processes,
-        );
+        v.refs(&base, &i.track_scripts, &i.track_files, &i.track_processes);
 
         if i.initial_state() == InitialState::Master {
             if !i.preempt {
@@ -322,9 +330,18 @@ fn host_interfaces(opts: &LoadOptions) -> HashSet<String> {
         .unwrap_or_default()
 }
 
+/// Names of defined objects, for reference checks without scans.
+struct Index<'a> {
+    scripts: HashMap<&'a str, &'a VrrpScript>,
+    files: HashSet<&'a str>,
+    procs: HashSet<&'a str>,
+    instances: HashSet<&'a str>,
+}
+
 struct V<'a> {
     spans: &'a Spans,
     diags: &'a mut Vec<Diagnostic>,
+    idx: Index<'a>,
 }
 
 impl V<'_> {
@@ -378,17 +395,10 @@ impl V<'_> {
         }
     }
 
-    fn refs(
-        &mut self,
-        c: &Config,
-        base: &str,
-        scripts: &[TrackRef],
-        files: &[TrackRef],
-        procs: &[TrackRef],
-    ) {
+    fn refs(&mut self, base: &str, scripts: &[TrackRef], files: &[TrackRef], procs: &[TrackRef]) {
         for r in scripts {
             let at = format!("{base}/track_script/{}", r.name);
-            match c.vrrp_script(&r.name) {
+            match self.idx.scripts.get(r.name.as_str()) {
                 None => self.err(
                     &[&at, base],
                     format!("track_script: no vrrp_script named '{}'", r.name),
@@ -405,7 +415,7 @@ impl V<'_> {
         }
         for r in files {
             let at = format!("{base}/track_file/{}", r.name);
-            if c.track_file(&r.name).is_none() {
+            if !self.idx.files.contains(r.name.as_str()) {
                 self.err(
                     &[&at, base],
                     format!("track_file: no track_file named '{}'", r.name),
@@ -414,7 +424,7 @@ impl V<'_> {
         }
         for r in procs {
             let at = format!("{base}/track_process/{}", r.name);
-            if c.track_process(&r.name).is_none() {
+            if !self.idx.procs.contains(r.name.as_str()) {
                 self.err(
                     &[&at, base],
                     format!("track_process: no vrrp_track_process named '{}'", r.name),
