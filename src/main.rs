@@ -250,7 +250,7 @@ fn check(args: CheckArgs) -> ExitCode {
     let opts = LoadOptions {
         config_id: args.config_id,
         check_interfaces: true,
-        sys_class_net: None,
+        ..LoadOptions::default()
     };
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();

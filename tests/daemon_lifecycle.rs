@@ -39,7 +39,7 @@ fn systemd_notifications() {
         &[("NOTIFY_SOCKET", &path), ("WATCHDOG_USEC", "400000")],
     );
     let mut seen = Vec::new();
-    let mut recv_until = |want: &str, seen: &mut Vec<String>| {
+    let recv_until = |want: &str, seen: &mut Vec<String>| {
         wait_for(DEADLINE, want, || {
             let mut buf = [0u8; 512];
             if let Ok(n) = sock.recv(&mut buf) {
