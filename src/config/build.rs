@@ -680,6 +680,7 @@ impl B<'_> {
                 "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = self.flag(s),
                 "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = Some(self.flag(s)),
                 "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = self.flag(s),
+                "v3_checksum_as_v2" => g.v3_checksum_as_v2 = self.flag(s),
                 "default_interface" => g.default_interface = self.string(s),
                 "vrrp_garp_extra_if" => g.vrrp_garp_extra_if = self.garp_extra_if(s),
                 "dynamic_interfaces" => {
@@ -1120,6 +1121,7 @@ impl B<'_> {
                 }
                 "lower_prio_no_advert" => v.lower_prio_no_advert = Some(self.flag(s)),
                 "higher_prio_send_advert" => v.higher_prio_send_advert = Some(self.flag(s)),
+                "v3_checksum_as_v2" => v.v3_checksum_as_v2 = Some(self.flag(s)),
                 "use_vmac" => {
                     let mut vm = Vmac {
                         name: None,

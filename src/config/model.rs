@@ -140,6 +140,9 @@ pub struct GlobalDefs {
     pub vrrp_lower_prio_no_advert: Option<bool>,
     /// `vrrp_higher_prio_send_advert`.
     pub vrrp_higher_prio_send_advert: bool,
+    /// `v3_checksum_as_v2` (keepalived after 2.2.7): VRRPv3 over IPv4 without the
+    /// pseudo-header in the checksum, as some routers compute it.
+    pub v3_checksum_as_v2: bool,
     /// `default_interface` for static addresses (keepalived default eth0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_interface: Option<String>,
@@ -180,6 +183,7 @@ impl Default for GlobalDefs {
             vrrp_skip_check_adv_addr: false,
             vrrp_lower_prio_no_advert: None,
             vrrp_higher_prio_send_advert: false,
+            v3_checksum_as_v2: false,
             default_interface: None,
             vrrp_garp_extra_if: None,
             dynamic_interfaces: false,
@@ -714,9 +718,14 @@ pub struct Instance {
     pub check_unicast_src: bool,
     #[serde(default)]
     pub track_src_ip: bool,
-    /// `old_unicast_checksum [never]`: v3 over IPv4 without pseudo-header.
+    /// `old_unicast_checksum [never]`: VRRPv3 unicast over IPv4 checksummed with the
+    /// multicast group as the pseudo-header's destination (keepalived before 1.3.6).
     #[serde(default)]
     pub old_unicast_checksum: bool,
+    /// `v3_checksum_as_v2 [BOOL]` (`None`: the global setting).
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v3_checksum_as_v2: Option<bool>,
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authentication: Option<Authentication>,
@@ -828,6 +837,7 @@ impl Instance {
             check_unicast_src: false,
             track_src_ip: false,
             old_unicast_checksum: false,
+            v3_checksum_as_v2: None,
             authentication: None,
             virtual_ipaddresses: Vec::new(),
             virtual_ipaddresses_excluded: Vec::new(),
@@ -979,6 +989,11 @@ impl Instance {
         self.lower_prio_no_advert
             .or(global.vrrp_lower_prio_no_advert)
             .unwrap_or_else(|| self.effective_strict(global))
+    }
+
+    /// VRRPv3 over IPv4 without the pseudo-header in the checksum.
+    pub fn effective_v3_checksum_as_v2(&self, global: &GlobalDefs) -> bool {
+        self.v3_checksum_as_v2.unwrap_or(global.v3_checksum_as_v2)
     }
 
     pub fn effective_higher_prio_send_advert(&self, global: &GlobalDefs) -> bool {
