@@ -570,7 +570,15 @@ vrrp_script chk {
     script "/bin/true"
     weight -30
 }
-vrrp_sync_group G { group { A B } track_script { chk } }
+vrrp_sync_group G {
+    group {
+        A
+        B
+    }
+    track_script {
+        chk
+    }
+}
 vrrp_instance A {
     interface eth0
     virtual_router_id 1
