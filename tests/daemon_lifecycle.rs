@@ -220,3 +220,23 @@ fn stale_virtual_address_is_removed_at_start() {
     c.d(1).wait_state("VI_1", "BACKUP");
     assert!(c.has_addr(0, VIP));
 }
+
+/// `static_ipaddress` and `static_routes` are put in place at start, whatever the
+/// VRRP state, as keepalived does.
+#[test]
+fn static_addresses_and_routes_are_configured_at_start() {
+    let mut c = Cluster::new("statics", 1);
+    let a = Inst::new(100, "BACKUP");
+    let statics = "static_ipaddress {\n    10.0.5.5/24 dev eth0\n}\n\
+                   static_routes {\n    10.99.0.0/16 via 10.0.0.254 dev eth0\n}\n";
+    c.start("a", 0, &conf("a", statics, &[&a]));
+    let ns = c.net.node(0).ns.clone();
+    wait_for(DEADLINE, "static address", || {
+        c.net.find_addr(&ns, "eth0", "10.0.5.5").is_some()
+    });
+    wait_for(DEADLINE, "static route", || {
+        c.net
+            .ip(&ns, &["route", "show", "10.99.0.0/16"])
+            .contains("via 10.0.0.254")
+    });
+}

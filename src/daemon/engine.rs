@@ -169,6 +169,16 @@ impl Engine {
                 let _ = engine.effects.send(Effect::Remove(Box::new(set)));
             }
         }
+        let statics = &engine.plan.statics;
+        if !statics.is_empty() {
+            let _ = engine.effects.send(Effect::Add(Box::new(AddressSet {
+                instance: "static".into(),
+                interface: statics.interface.clone(),
+                addresses: statics.addresses.clone(),
+                routes: statics.routes.clone(),
+                rules: statics.rules.clone(),
+            })));
+        }
         engine.startup_at = Some(now + engine.plan.startup_delay);
         Ok(engine)
     }

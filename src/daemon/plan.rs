@@ -33,6 +33,24 @@ pub struct Plan {
     pub fifos: Vec<(String, Option<HookCmd>)>,
     /// FNV-1a over what must be identical on every node of a VRRP pair.
     pub shared_digest: String,
+    /// `static_ipaddress` / `static_routes` / `static_rules`: configured once at start,
+    /// not by VRRP, on `default_interface` unless an entry names its `dev`.
+    pub statics: Statics,
+}
+
+/// The static part of the configuration.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Statics {
+    pub interface: String,
+    pub addresses: Vec<model::VirtualAddress>,
+    pub routes: Vec<model::Route>,
+    pub rules: Vec<model::Rule>,
+}
+
+impl Statics {
+    pub fn is_empty(&self) -> bool {
+        self.addresses.is_empty() && self.routes.is_empty() && self.rules.is_empty()
+    }
 }
 
 /// One sync group.
@@ -264,6 +282,13 @@ impl Plan {
         }
 
         Plan {
+            statics: Statics {
+                // keepalived's default for `default_interface`.
+                interface: g.default_interface.clone().unwrap_or_else(|| "eth0".into()),
+                addresses: config.static_addresses.clone(),
+                routes: config.static_routes.clone(),
+                rules: config.static_rules.clone(),
+            },
             router_id: g.router_id.clone().unwrap_or_else(short_hostname),
             startup_delay: g.vrrp_startup_delay.unwrap_or_default(),
             script_security: g.enable_script_security,
