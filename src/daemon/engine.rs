@@ -827,6 +827,8 @@ impl Engine {
     /// sockets they need (closing the ones nobody needs any more).
     async fn bind_all(&mut self) {
         let mut wanted: HashMap<SockKey, (String, Vec<IpAddr>)> = HashMap::new();
+        // Hundreds of instances share a few interfaces: ask the kernel once for each.
+        let mut primaries: HashMap<SockKey, Option<IpAddr>> = HashMap::new();
         self.by_vrid.clear();
         for i in 0..self.plan.instances.len() {
             let p = self.plan.instances[i].clone();
@@ -837,7 +839,14 @@ impl Engine {
             let link = ifname.as_ref().and_then(|n| self.links.get(n)).cloned();
             let primary = match (&link, p.source) {
                 (_, Some(src)) => Some(src),
-                (Some(l), None) => self.primary_address(l.ifindex, p.family).await,
+                (Some(l), None) => match primaries.get(&(l.ifindex, p.family)) {
+                    Some(known) => *known,
+                    None => {
+                        let found = self.primary_address(l.ifindex, p.family).await;
+                        primaries.insert((l.ifindex, p.family), found);
+                        found
+                    }
+                },
                 (None, None) => None,
             };
             if let Some(rt) = self.rt.get_mut(i) {
