@@ -1210,18 +1210,7 @@ impl B<'_> {
                 continue;
             };
             self.spans.set(format!("{base}/{}", out.len()), e.loc());
-            let mut a = VirtualAddress {
-                address: p.address,
-                prefix_len: p.len,
-                brd: None,
-                dev: None,
-                scope: None,
-                label: None,
-                peer: None,
-                no_track: false,
-                use_vmac: false,
-                flags: Vec::new(),
-            };
+            let mut a = VirtualAddress::new(p.address, p.len);
             let mut it = e.args.iter();
             while let Some(t) = it.next() {
                 let word = t.text.as_str();

@@ -559,6 +559,24 @@ pub struct VirtualAddress {
     pub flags: Vec<String>,
 }
 
+impl VirtualAddress {
+    /// An address with a prefix length and nothing else set.
+    pub fn new(address: IpAddr, prefix_len: u8) -> VirtualAddress {
+        VirtualAddress {
+            address,
+            prefix_len,
+            brd: None,
+            dev: None,
+            scope: None,
+            label: None,
+            peer: None,
+            no_track: false,
+            use_vmac: false,
+            flags: Vec::new(),
+        }
+    }
+}
+
 /// Route type for `virtual_routes` / `static_routes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -1094,18 +1094,7 @@ fn all_addresses(p: &InstancePlan) -> Vec<crate::config::model::VirtualAddress> 
 }
 
 fn host_address(addr: IpAddr) -> crate::config::model::VirtualAddress {
-    crate::config::model::VirtualAddress {
-        address: addr,
-        prefix_len: if addr.is_ipv4() { 32 } else { 128 },
-        brd: None,
-        dev: None,
-        scope: None,
-        label: None,
-        peer: None,
-        no_track: false,
-        use_vmac: false,
-        flags: Vec::new(),
-    }
+    crate::config::model::VirtualAddress::new(addr, if addr.is_ipv4() { 32 } else { 128 })
 }
 
 fn spawn_reader(
