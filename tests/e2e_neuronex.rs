@@ -122,15 +122,17 @@ fn neuronex_guide_pair_fails_over_and_back() {
             std::fs::copy(&p, nx.join(p.file_name().expect("name"))).expect("copy script");
         }
     }
-    // Stubs: systemctl marks NeuronEX running / stopped per node; logger goes to a file.
+    // Stubs: systemctl marks NeuronEX running / stopped per node, then logs the call
+    // (stamped when it began): a logged call has taken effect. logger goes to a file.
     let stub = c.path("stub");
     std::fs::create_dir(&stub).expect("mkdir stub");
     let log = c.path("neuronex.log");
     c.write_script(
         "stub/systemctl",
         &format!(
-            "#!/bin/sh\necho \"$(date +%s%N) $BATON_TEST_NODE systemctl $*\" >> {log}\n\
-             case \"$1\" in\n  start) touch {dir}/running-$BATON_TEST_NODE ;;\n  stop) rm -f {dir}/running-$BATON_TEST_NODE ;;\nesac\n",
+            "#!/bin/sh\nt=$(date +%s%N)\n\
+             case \"$1\" in\n  start) touch {dir}/running-$BATON_TEST_NODE ;;\n  stop) rm -f {dir}/running-$BATON_TEST_NODE ;;\nesac\n\
+             echo \"$t $BATON_TEST_NODE systemctl $*\" >> {log}\n",
             log = log.display(),
             dir = c.dir.path().display()
         ),
