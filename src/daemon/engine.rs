@@ -276,6 +276,9 @@ impl Engine {
                     rt.since = now;
                     rt.reason = reason.0;
                 }
+                if from == State::Initialize && to != State::Master {
+                    self.drop_stale_addresses(instance.0).await;
+                }
                 if let Some(notify) = notify_of(to) {
                     let _ = self.effects.send(Effect::Notify {
                         target: Target::Instance(name),
@@ -352,6 +355,39 @@ impl Engine {
                 release,
             } => self.retire(&config.name, from, release).await,
         }
+    }
+
+    /// A previous run that did not stop cleanly (SIGKILL, OOM kill) leaves its virtual
+    /// addresses on the interface. An instance starting as anything but MASTER must not
+    /// keep them, or two nodes answer for one VIP; only addresses actually present are
+    /// removed, so a clean start logs nothing.
+    async fn drop_stale_addresses(&self, i: usize) {
+        let Some(mut set) = self.address_set(i) else {
+            return;
+        };
+        let mut present = Vec::new();
+        for a in &set.addresses {
+            let dev = a.dev.as_deref().unwrap_or(&set.interface);
+            let Some(link) = self.links.get(dev) else {
+                continue;
+            };
+            let held = self
+                .netlink
+                .addresses(link.ifindex)
+                .await
+                .is_ok_and(|addrs| addrs.iter().any(|x| x.addr == a.address));
+            if held {
+                present.push(a.clone());
+            }
+        }
+        if present.is_empty() {
+            return;
+        }
+        warn!(instance = %set.instance, count = present.len(), "virtual addresses left over from a previous run: removing them");
+        set.addresses = present;
+        set.routes.clear();
+        set.rules.clear();
+        let _ = self.effects.send(Effect::Remove(Box::new(set)));
     }
 
     /// The addresses a reload dropped from a master, as they were configured before.
