@@ -193,3 +193,165 @@ fn unicast_v3_ipv6_elects_and_sends_unsolicited_na() {
         "{st}"
     );
 }
+
+/// Two instances in one vrrp_sync_group, on both nodes; a's check tracks only VI_2.
+fn sync_conf(c: &Cluster, node: &str, prio: u8, check: bool) -> String {
+    let ok = c.path("ok");
+    let mut v1 = Inst::new(prio, "BACKUP").hooks(c, node);
+    let mut v2 = Inst::new(prio, "BACKUP");
+    v2.name = "VI_2".into();
+    v2.vrid = 52;
+    v2.vips = vec!["10.0.0.101/24".into()];
+    v1.extra
+        .push("virtual_routes {\n        10.9.0.0/24 via 10.0.0.254 dev eth0\n    }".into());
+    let mut scripts = String::new();
+    if check {
+        v2.track_scripts = vec!["chk".into()];
+        scripts = e2e::file_check("chk", &ok, "0.1", "");
+    }
+    scripts.push_str(&format!(
+        "vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    notify {}\n}}\n",
+        c.hook(node, "gnotify")
+    ));
+    conf(node, &scripts, &[&v1, &v2])
+}
+
+fn has_route(c: &Cluster, node: usize, dst: &str) -> bool {
+    let ns = c.net.node(node).ns.clone();
+    c.net
+        .ip(&ns, &["route", "show", dst])
+        .contains(dst.split('/').next().expect("dst"))
+}
+
+#[test]
+fn sync_group_moves_together_with_routes() {
+    let mut c = Cluster::new("e2e_sync_group", 2);
+    std::fs::write(c.path("ok"), "").expect("touch");
+    let a = sync_conf(&c, "a", 150, true);
+    let b = sync_conf(&c, "b", 100, false);
+    c.start("a", 0, &a);
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.d(0).wait_state("VI_2", "MASTER");
+    c.start("b", 1, &b);
+    c.d(1).wait_state("VI_1", "BACKUP");
+    c.d(1).wait_state("VI_2", "BACKUP");
+    for v in ["10.0.0.100", "10.0.0.101"] {
+        c.wait_addr(0, v, true);
+        c.wait_addr(1, v, false);
+    }
+    wait_for(DEADLINE, "virtual route on a", || {
+        has_route(&c, 0, "10.9.0.0/24")
+    });
+    assert!(!has_route(&c, 1, "10.9.0.0/24"));
+    c.wait_hook("a", &["gnotify", "GROUP", "G1", "MASTER", "0"]);
+
+    // Only VI_2's check fails; the whole group goes.
+    std::fs::remove_file(c.path("ok")).expect("rm");
+    c.d(0).wait_state("VI_2", "FAULT");
+    c.d(0).wait_state("VI_1", "FAULT");
+    c.d(1).wait_state("VI_1", "MASTER");
+    c.d(1).wait_state("VI_2", "MASTER");
+    for v in ["10.0.0.100", "10.0.0.101"] {
+        c.wait_addr(1, v, true);
+        c.wait_addr(0, v, false);
+    }
+    wait_for(DEADLINE, "virtual route moved to b", || {
+        has_route(&c, 1, "10.9.0.0/24") && !has_route(&c, 0, "10.9.0.0/24")
+    });
+    c.wait_hook("b", &["gnotify", "GROUP", "G1", "MASTER", "0"]);
+    c.wait_hook("a", &["gnotify", "GROUP", "G1", "FAULT", "0"]);
+
+    std::fs::write(c.path("ok"), "").expect("touch");
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.d(0).wait_state("VI_2", "MASTER");
+    c.d(1).wait_state("VI_1", "BACKUP");
+    c.d(1).wait_state("VI_2", "BACKUP");
+}
+
+#[test]
+fn sigterm_on_backup_leaves_master_alone() {
+    let mut c = pair("e2e_term_backup", 2);
+    let code = c.dm(1).term();
+    assert_eq!(code, Some(0));
+    c.wait_hook("b", &["notify", "INSTANCE", "VI_1", "STOP", "100"]);
+    let st = c.d(0).instance("VI_1").expect("status");
+    assert_eq!(st["state"], "MASTER");
+    assert_eq!(
+        st["stats"]["priority_zero_received"], 0,
+        "a backup sends no priority 0: {st}"
+    );
+    assert!(c.has_addr(0, VIP));
+    assert!(!c.path("b.sock").exists(), "control socket removed on exit");
+    assert!(!c.path("b.pid").exists(), "pid file removed on exit");
+}
+
+#[test]
+fn crashed_master_restarting_as_backup_drops_its_stale_vip() {
+    let mut c = pair("e2e_stale_vip", 2);
+    c.dm(0).kill();
+    c.d(1).wait_state("VI_1", "MASTER");
+    c.wait_addr(1, VIP, true);
+    // SIGKILL left the address behind on a: nobody removed it.
+    assert!(c.has_addr(0, VIP), "kernel keeps a crashed master's VIP");
+    // a comes back configured not to preempt: as BACKUP it must not hold the VIP.
+    let mut a = Inst::new(150, "BACKUP").hooks(&c, "a");
+    a.nopreempt = true;
+    std::fs::write(&c.d(0).conf, conf("a", "", &[&a])).expect("rewrite conf");
+    c.dm(0).restart();
+    c.d(0).wait_state("VI_1", "BACKUP");
+    c.wait_addr(0, VIP, false);
+    assert_eq!(c.d(1).state("VI_1").as_deref(), Some("MASTER"));
+    assert!(c.has_addr(1, VIP));
+}
+
+#[test]
+fn interface_recreated_under_the_master_rebinds() {
+    let c = pair("e2e_link_recreate", 2);
+    let hub = c.net.hub.clone().expect("hub");
+    let a = c.net.node(0).clone();
+    // Pull the cable for good: the veth pair is deleted (eth0 vanishes in a).
+    c.net.ip(&hub, &["link", "del", "p0"]);
+    c.d(0).wait_state("VI_1", "FAULT");
+    c.d(1).wait_state("VI_1", "MASTER");
+    c.wait_addr(1, VIP, true);
+    // A new eth0 (new ifindex) appears with the same address.
+    c.net.ip(
+        &hub,
+        &[
+            "link", "add", "p0", "type", "veth", "peer", "name", "eth0", "netns", &a.ns,
+        ],
+    );
+    c.net.ip(&hub, &["link", "set", "p0", "master", "br0"]);
+    c.net.ip(&hub, &["link", "set", "p0", "up"]);
+    c.net.ip(
+        &a.ns,
+        &["addr", "add", &format!("{}/24", a.v4), "dev", "eth0"],
+    );
+    c.net.ip(&a.ns, &["link", "set", "eth0", "up"]);
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.d(1).wait_state("VI_1", "BACKUP");
+    c.wait_addr(0, VIP, true);
+    c.wait_addr(1, VIP, false);
+    // b hears the new eth0's adverts (a really sends on the new interface).
+    let heard = |c: &Cluster| {
+        c.d(1).instance("VI_1").expect("status")["stats"]["adverts_received"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = heard(&c);
+    wait_for(DEADLINE, "b hears a again", || heard(&c) >= before + 10);
+    assert_eq!(c.d(1).state("VI_1").as_deref(), Some("BACKUP"));
+}
+
+#[test]
+fn interface_down_on_backup_does_not_disturb_master() {
+    let c = pair("e2e_backup_link", 2);
+    let b_ns = c.net.node(1).ns.clone();
+    c.net.ip(&b_ns, &["link", "set", "eth0", "down"]);
+    c.d(1).wait_state("VI_1", "FAULT");
+    c.net.ip(&b_ns, &["link", "set", "eth0", "up"]);
+    c.d(1).wait_state("VI_1", "BACKUP");
+    assert_eq!(c.d(0).state("VI_1").as_deref(), Some("MASTER"));
+    assert!(c.has_addr(0, VIP) && !c.has_addr(1, VIP));
+    assert_eq!(c.d(0).transitions("VI_1").len(), 2, "{}", c.all_logs());
+}

@@ -137,3 +137,49 @@ fn broken_config_on_reload_keeps_running_unchanged() {
     );
     assert_eq!(c.d(0).state("VI_1").as_deref(), Some("MASTER"));
 }
+
+#[test]
+fn reload_removing_the_master_instance_hands_over_and_runs_stop() {
+    let (c, _a) = pair("e2e_reload_remove", &["10.0.0.100/24"]);
+    c.wait_addr(0, "10.0.0.100", true);
+    // a's config keeps only an unrelated instance on another VRID.
+    let mut other = Inst::new(100, "BACKUP");
+    other.name = "VI_OTHER".into();
+    other.vrid = 52;
+    other.vips = vec!["10.0.0.200/24".into()];
+    std::fs::write(&c.d(0).conf, conf("a", "", &[&other])).expect("rewrite conf");
+    c.d(0).signal(Signal::SIGHUP);
+    c.d(0).wait_log("configuration reloaded");
+    c.d(1).wait_state("VI_1", "MASTER");
+    c.wait_addr(0, "10.0.0.100", false);
+    c.wait_addr(1, "10.0.0.100", true);
+    c.wait_hook("a", &["notify_stop"]);
+    c.wait_hook("b", &["notify", "INSTANCE", "VI_1", "MASTER", "100"]);
+    let st = c.d(1).instance("VI_1").expect("status");
+    assert!(
+        st["stats"]["priority_zero_received"].as_u64().unwrap_or(0) >= 1,
+        "removed master released with priority 0: {st}"
+    );
+    // The new instance runs: alone on VRID 52, it becomes MASTER.
+    c.d(0).wait_state("VI_OTHER", "MASTER");
+    c.wait_addr(0, "10.0.0.200", true);
+    assert!(c.d(0).instance("VI_1").is_none());
+}
+
+#[test]
+fn reload_lowering_priority_hands_over() {
+    let (c, mut a) = pair("e2e_reload_prio", &["10.0.0.100/24"]);
+    a.priority = 50;
+    std::fs::write(&c.d(0).conf, conf("a", "", &[&a])).expect("rewrite conf");
+    c.d(0).signal(Signal::SIGHUP);
+    c.d(0).wait_log("configuration reloaded");
+    c.d(1).wait_state("VI_1", "MASTER");
+    c.d(0).wait_state("VI_1", "BACKUP");
+    c.wait_addr(1, "10.0.0.100", true);
+    c.wait_addr(0, "10.0.0.100", false);
+    assert_eq!(
+        c.d(0).instance("VI_1").expect("status")["effective_priority"],
+        50
+    );
+    c.wait_hook("a", &["notify", "INSTANCE", "VI_1", "BACKUP", "50"]);
+}
