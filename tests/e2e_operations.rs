@@ -355,3 +355,75 @@ fn interface_down_on_backup_does_not_disturb_master() {
     assert!(c.has_addr(0, VIP) && !c.has_addr(1, VIP));
     assert_eq!(c.d(0).transitions("VI_1").len(), 2, "{}", c.all_logs());
 }
+
+#[test]
+fn v2_password_mismatch_is_not_an_election() {
+    let mut c = Cluster::new("e2e_auth", 2);
+    let mut a = Inst::new(150, "BACKUP");
+    let mut b = Inst::new(100, "BACKUP");
+    for (i, pass) in [(&mut a, "secret1"), (&mut b, "secret2")] {
+        i.version = 2;
+        i.advert_int = "1".into();
+        i.extra.push(format!(
+            "authentication {{\n        auth_type PASS\n        auth_pass {pass}\n    }}"
+        ));
+    }
+    c.start("a", 0, &conf("a", "", &[&a]));
+    c.start("b", 1, &conf("b", "", &[&b]));
+    // Neither accepts the other's adverts: both end up MASTER and count auth errors.
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.d(1).wait_state("VI_1", "MASTER");
+    for d in 0..2 {
+        wait_for(DEADLINE, "auth errors counted", || {
+            c.d(d).instance("VI_1").expect("status")["stats"]["auth_errors"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0
+        });
+    }
+}
+
+#[test]
+fn notify_fifo_gets_one_line_per_transition() {
+    let mut c = Cluster::new("e2e_fifo", 2);
+    let fifo = c.path("notify.fifo");
+    // baton creates the FIFO if missing; read it from a thread.
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let a = Inst::new(150, "BACKUP");
+    let text = conf("a", "", &[&a]).replacen(
+        "global_defs {",
+        &format!("global_defs {{\n    vrrp_notify_fifo {}", fifo.display()),
+        1,
+    );
+    c.start("a", 0, &text);
+    wait_for(DEADLINE, "fifo created", || fifo.exists());
+    let sink = std::sync::Arc::clone(&lines);
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let f = std::fs::File::open(&path).expect("open fifo");
+        for l in std::io::BufReader::new(f).lines() {
+            let Ok(l) = l else { break };
+            sink.lock().expect("lock").push(l);
+        }
+    });
+    c.d(0).wait_state("VI_1", "MASTER");
+    let b = Inst::new(200, "BACKUP");
+    c.start("b", 1, &conf("b", "", &[&b]));
+    c.d(0).wait_state("VI_1", "BACKUP");
+    wait_for(DEADLINE, "fifo lines", || {
+        lines
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|l| l.contains("BACKUP") && l.contains("150"))
+    });
+    let got = lines.lock().expect("lock").clone();
+    eprintln!("fifo: {got:?}");
+    assert!(
+        got.iter().any(|l| l == "INSTANCE \"VI_1\" MASTER 150"),
+        "{got:?}"
+    );
+    let last = got.iter().rev().find(|l| l.starts_with("INSTANCE"));
+    assert_eq!(last.map(String::as_str), Some("INSTANCE \"VI_1\" BACKUP 150"), "{got:?}");
+}

@@ -183,3 +183,55 @@ fn reload_lowering_priority_hands_over() {
     );
     c.wait_hook("a", &["notify", "INSTANCE", "VI_1", "BACKUP", "50"]);
 }
+
+#[test]
+fn reload_changing_a_check_script_keeps_the_master() {
+    let mut c = Cluster::new("e2e_reload_check", 2);
+    let ok = c.path("ok");
+    std::fs::write(&ok, "").expect("touch");
+    let mut a = Inst::new(150, "BACKUP").hooks(&c, "a");
+    a.track_scripts = vec!["chk".into()];
+    let b = Inst::new(100, "BACKUP").hooks(&c, "b");
+    c.start(
+        "a",
+        0,
+        &conf("a", &e2e::file_check("chk", &ok, "0.1", ""), &[&a]),
+    );
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.start("b", 1, &conf("b", "", &[&b]));
+    c.d(1).wait_state("VI_1", "BACKUP");
+    c.wait_hook("a", &["notify", "INSTANCE", "VI_1", "MASTER", "150"]);
+    c.wait_hook("b", &["notify", "INSTANCE", "VI_1", "BACKUP", "100"]);
+    let hooks = c.hooks();
+    let a_trans = c.d(0).transitions("VI_1");
+    // Same check, new timing (and a weight): the tracker restarts, the check still passes.
+    std::fs::write(
+        &c.d(0).conf,
+        conf(
+            "a",
+            &e2e::file_check("chk", &ok, "0.2", "    weight -10\n"),
+            &[&a],
+        ),
+    )
+    .expect("rewrite");
+    c.d(0).signal(Signal::SIGHUP);
+    c.d(0).wait_log("configuration reloaded");
+    let b_recv = |c: &Cluster| {
+        c.d(1).instance("VI_1").expect("status")["stats"]["adverts_received"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = b_recv(&c);
+    common::netns::wait_for(e2e::DEADLINE, "b hears 20 more adverts", || {
+        b_recv(&c) >= before + 20
+    });
+    assert_eq!(c.d(0).transitions("VI_1"), a_trans, "{}", c.all_logs());
+    assert_eq!(c.hooks(), hooks);
+    assert_eq!(c.d(0).state("VI_1").as_deref(), Some("MASTER"));
+    // The new definition is in force: failing now costs only 10 (140 > 100), no FAULT.
+    std::fs::remove_file(&ok).expect("rm");
+    common::netns::wait_for(e2e::DEADLINE, "priority 140", || {
+        c.d(0).instance("VI_1").expect("status")["effective_priority"] == 140
+    });
+    assert_eq!(c.d(0).state("VI_1").as_deref(), Some("MASTER"));
+}
