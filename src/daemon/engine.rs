@@ -790,8 +790,19 @@ impl Engine {
             }
             let (track_tx, track_rx) = mpsc::unbounded_channel();
             forward(&self.tx, track_rx, Event::Track);
+            // A new tracker starts every script as "not yet known" and reports it Up at
+            // once; after a reload that would lift a FAULT (and run hooks) until the
+            // first run fails again. Start each known script in the state it is in.
+            let mut specs = self.plan.track.clone();
+            for s in &mut specs.scripts {
+                match self.track_state.get(&format!("script:{}", s.name)) {
+                    Some(TrackStatus::Up) => s.init_fail = false,
+                    Some(TrackStatus::Down) => s.init_fail = true,
+                    _ => {}
+                }
+            }
             self.tracker = Some(Tracker::start(
-                self.plan.track.clone(),
+                specs,
                 ScriptSettings {
                     script_user: hook_settings(&self.plan).script_user,
                     script_security: self.plan.script_security,
