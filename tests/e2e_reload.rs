@@ -235,3 +235,80 @@ fn reload_changing_a_check_script_keeps_the_master() {
     });
     assert_eq!(c.d(0).state("VI_1").as_deref(), Some("MASTER"));
 }
+
+/// a (150, check on file `ok`) and b (100); the check fails so a is FAULT, b MASTER.
+fn faulted(test: &str) -> (Cluster, Inst) {
+    let mut c = Cluster::new(test, 2);
+    let ok = c.path("ok");
+    std::fs::write(&ok, "").expect("touch");
+    let mut a = Inst::new(150, "BACKUP").hooks(&c, "a");
+    a.track_scripts = vec!["chk".into()];
+    let b = Inst::new(100, "BACKUP").hooks(&c, "b");
+    c.start(
+        "a",
+        0,
+        &conf("a", &e2e::file_check("chk", &ok, "0.1", ""), &[&a]),
+    );
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.start("b", 1, &conf("b", "", &[&b]));
+    c.d(1).wait_state("VI_1", "BACKUP");
+    std::fs::remove_file(&ok).expect("rm");
+    c.d(0).wait_state("VI_1", "FAULT");
+    c.d(1).wait_state("VI_1", "MASTER");
+    c.wait_hook("a", &["notify", "INSTANCE", "VI_1", "FAULT", "150"]);
+    c.wait_hook("b", &["notify", "INSTANCE", "VI_1", "MASTER", "100"]);
+    (c, a)
+}
+
+/// After a reload of a FAULT node, it must stay FAULT: no transition, no hook, b
+/// untouched, for as long as b sends 20 adverts.
+fn assert_still_faulted(c: &Cluster, hooks: &[e2e::HookLine], a_trans: &[(String, String)]) {
+    let b_sent = |c: &Cluster| {
+        c.d(1).instance("VI_1").expect("status")["stats"]["adverts_sent"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = b_sent(c);
+    common::netns::wait_for(e2e::DEADLINE, "b sends 20 more adverts", || {
+        b_sent(c) >= before + 20
+    });
+    assert_eq!(c.d(0).transitions("VI_1"), a_trans, "{}", c.all_logs());
+    assert_eq!(c.hooks(), hooks, "{}", c.all_logs());
+    assert_eq!(c.d(0).state("VI_1").as_deref(), Some("FAULT"));
+    assert_eq!(c.d(1).state("VI_1").as_deref(), Some("MASTER"));
+    assert!(!c.has_addr(0, "10.0.0.100"));
+}
+
+#[test]
+fn reload_of_a_faulted_node_keeps_it_faulted() {
+    let (c, _a) = faulted("e2e_reload_fault");
+    let hooks = c.hooks();
+    let a_trans = c.d(0).transitions("VI_1");
+    c.d(0).signal(Signal::SIGHUP);
+    c.d(0).wait_log("configuration reloaded");
+    assert_still_faulted(&c, &hooks, &a_trans);
+}
+
+#[test]
+fn reload_changing_the_failing_check_keeps_it_faulted() {
+    let (c, a) = faulted("e2e_reload_fault_chk");
+    let hooks = c.hooks();
+    let a_trans = c.d(0).transitions("VI_1");
+    // A changed definition restarts the tracker; the file is still missing.
+    std::fs::write(
+        &c.d(0).conf,
+        conf(
+            "a",
+            &e2e::file_check("chk", &c.path("ok"), "0.2", ""),
+            &[&a],
+        ),
+    )
+    .expect("rewrite");
+    c.d(0).signal(Signal::SIGHUP);
+    c.d(0).wait_log("configuration reloaded");
+    assert_still_faulted(&c, &hooks, &a_trans);
+    // And the new check still brings a back when it passes.
+    std::fs::write(c.path("ok"), "").expect("touch");
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.d(1).wait_state("VI_1", "BACKUP");
+}
