@@ -61,19 +61,19 @@ fn multicast_v3_ipv4_elects_higher_priority_and_sends_garp() {
     assert!(seen.contains(&b_mac), "GARP not from {b_mac}: {seen}");
 
     // Now the higher priority node arrives and preempts; it announces the VIP too.
+    let a_mac = c.net.addrs_json(&c.net.node(0).ns, "eth0")[0]["address"]
+        .as_str()
+        .expect("mac")
+        .to_string();
     let cap = Capture::start(
         &observer,
-        "arp and arp[14:4] = 0x0a000064 and arp[24:4] = 0x0a000064",
+        &format!("ether src {a_mac} and arp and arp[14:4] = 0x0a000064 and arp[24:4] = 0x0a000064"),
         1,
     );
     c.start("a", 0, &conf("a", "", &[&a]));
     c.d(1).wait_state("VI_1", "MASTER");
     c.d(0).wait_state("VI_1", "BACKUP");
     let seen = cap.finish();
-    let a_mac = c.net.addrs_json(&c.net.node(0).ns, "eth0")[0]["address"]
-        .as_str()
-        .expect("mac")
-        .to_string();
     assert!(seen.contains(&a_mac), "GARP not from {a_mac}: {seen}");
     c.wait_addr(0, VIP, true);
     c.wait_addr(1, VIP, false);
