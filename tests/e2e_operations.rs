@@ -276,6 +276,12 @@ fn sync_group_moves_together_with_routes() {
 #[test]
 fn sigterm_on_backup_leaves_master_alone() {
     let mut c = pair("e2e_term_backup", 2);
+    let pid = std::fs::read_to_string(c.path("b.pid")).expect("pid file");
+    assert_eq!(
+        pid.trim(),
+        c.d(1).pid().to_string(),
+        "pid file holds baton's pid"
+    );
     let code = c.dm(1).term();
     assert_eq!(code, Some(0));
     c.wait_hook("b", &["notify", "INSTANCE", "VI_1", "STOP", "100"]);
@@ -428,5 +434,81 @@ fn notify_fifo_gets_one_line_per_transition() {
             "INSTANCE \"VI_1\" BACKUP 150"
         ],
         "one line per transition, in order"
+    );
+}
+
+#[test]
+fn promote_is_refused_in_fault() {
+    let mut c = Cluster::new("e2e_promote_fault", 2);
+    let ok = c.path("ok");
+    let mut a = Inst::new(150, "BACKUP");
+    a.track_scripts = vec!["chk".into()];
+    let b = Inst::new(100, "BACKUP");
+    // The check fails from the start.
+    c.start(
+        "a",
+        0,
+        &conf("a", &e2e::file_check("chk", &ok, "0.1", ""), &[&a]),
+    );
+    c.start("b", 1, &conf("b", "", &[&b]));
+    c.d(0).wait_state("VI_1", "FAULT");
+    c.d(1).wait_state("VI_1", "MASTER");
+    let out = Command::new(BATON)
+        .args(["promote", "VI_1", "--socket"])
+        .arg(&c.d(0).socket)
+        .output()
+        .expect("baton promote");
+    eprintln!(
+        "promote in FAULT: {:?} {}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Whatever it answers, a failing node must not take the VIP.
+    let heard = |c: &Cluster| {
+        c.d(0).instance("VI_1").expect("status")["stats"]["adverts_received"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = heard(&c);
+    wait_for(DEADLINE, "a hears 10 adverts", || heard(&c) >= before + 10);
+    assert_eq!(
+        c.d(0).state("VI_1").as_deref(),
+        Some("FAULT"),
+        "{}",
+        c.all_logs()
+    );
+    assert!(!c.has_addr(0, VIP));
+    assert!(c.has_addr(1, VIP));
+}
+
+#[test]
+fn instance_on_an_interface_that_appears_later() {
+    let mut c = Cluster::new("e2e_late_if", 1);
+    let ns = c.net.node(0).ns.clone();
+    let mut a = Inst::new(150, "BACKUP");
+    a.interface = "late0".into();
+    a.vips = vec!["10.7.0.100/24".into()];
+    c.start("a", 0, &conf("a", "", &[&a]));
+    c.d(0).wait_state("VI_1", "FAULT");
+    c.net.ip(
+        &ns,
+        &[
+            "link", "add", "late0", "type", "veth", "peer", "name", "late0p",
+        ],
+    );
+    c.net
+        .ip(&ns, &["addr", "add", "10.7.0.1/24", "dev", "late0"]);
+    c.net.ip(&ns, &["link", "set", "late0p", "up"]);
+    c.net.ip(&ns, &["link", "set", "late0", "up"]);
+    c.d(0).wait_state("VI_1", "MASTER");
+    wait_for(DEADLINE, "VIP on late0", || {
+        c.net.find_addr(&ns, "late0", "10.7.0.100").is_some()
+    });
+    let st = c.d(0).instance("VI_1").expect("status");
+    assert_eq!(st["interface"], "late0");
+    assert!(
+        st["stats"]["adverts_sent"].as_u64().unwrap_or(0) > 0,
+        "{st}"
     );
 }

@@ -312,3 +312,29 @@ fn reload_changing_the_failing_check_keeps_it_faulted() {
     c.d(0).wait_state("VI_1", "MASTER");
     c.d(1).wait_state("VI_1", "BACKUP");
 }
+
+#[test]
+fn reload_of_the_backup_with_new_vips_adds_nothing() {
+    let (c, _a) = pair("e2e_reload_backup", &["10.0.0.100/24"]);
+    let mut b = Inst::new(100, "BACKUP").hooks(&c, "b");
+    b.vips = vec!["10.0.0.100/24".into(), "10.0.0.103/24".into()];
+    let hooks = c.hooks();
+    std::fs::write(&c.d(1).conf, conf("b", "", &[&b])).expect("rewrite");
+    // Ten reloads in a row, as a config management run might do (signals that arrive
+    // while one is pending merge, so each waits for the previous one to be done).
+    let reloads = |c: &Cluster| c.d(1).log_text().matches("configuration reloaded").count();
+    for n in 1..=10 {
+        c.d(1).signal(Signal::SIGHUP);
+        common::netns::wait_for(e2e::DEADLINE, "reload done", || reloads(&c) >= n);
+    }
+    assert_eq!(c.d(1).state("VI_1").as_deref(), Some("BACKUP"));
+    assert_eq!(c.d(0).state("VI_1").as_deref(), Some("MASTER"));
+    for v in ["10.0.0.100", "10.0.0.103"] {
+        assert!(!c.has_addr(1, v), "backup holds {v}");
+    }
+    assert_eq!(c.hooks(), hooks);
+    assert_eq!(
+        c.d(1).instance("VI_1").expect("status")["virtual_addresses"],
+        serde_json::json!(["10.0.0.100/24", "10.0.0.103/24"])
+    );
+}
