@@ -360,7 +360,7 @@ impl Engine {
     /// A previous run that did not stop cleanly (SIGKILL, OOM kill) leaves its virtual
     /// addresses on the interface. An instance starting as anything but MASTER must not
     /// keep them, or two nodes answer for one VIP; only addresses actually present are
-    /// removed, so a clean start logs nothing.
+    /// removed (with the instance's routes and rules), so a clean start logs nothing.
     async fn drop_stale_addresses(&self, i: usize) {
         let Some(mut set) = self.address_set(i) else {
             return;
@@ -383,10 +383,11 @@ impl Engine {
         if present.is_empty() {
             return;
         }
-        warn!(instance = %set.instance, count = present.len(), "virtual addresses left over from a previous run: removing them");
+        // Left-over addresses mean the previous run was MASTER, so its virtual routes
+        // and rules are most likely still in place too: remove them with the addresses
+        // (routes cannot be listed here to pick only the present ones).
+        warn!(instance = %set.instance, count = present.len(), "virtual addresses left over from a previous run: removing them and the virtual routes and rules");
         set.addresses = present;
-        set.routes.clear();
-        set.rules.clear();
         let _ = self.effects.send(Effect::Remove(Box::new(set)));
     }
 
