@@ -512,3 +512,29 @@ fn instance_on_an_interface_that_appears_later() {
         "{st}"
     );
 }
+
+#[test]
+fn crashed_master_restarting_as_backup_drops_its_stale_route() {
+    let mut c = Cluster::new("e2e_stale_route", 2);
+    let route = "virtual_routes {\n        10.9.0.0/24 via 10.0.0.254 dev eth0\n    }";
+    let mut a = Inst::new(150, "BACKUP");
+    let mut b = Inst::new(100, "BACKUP");
+    a.extra.push(route.into());
+    b.extra.push(route.into());
+    c.start("a", 0, &conf("a", "", &[&a]));
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.start("b", 1, &conf("b", "", &[&b]));
+    c.d(1).wait_state("VI_1", "BACKUP");
+    wait_for(DEADLINE, "route on a", || has_route(&c, 0, "10.9.0.0/24"));
+    c.dm(0).kill();
+    c.d(1).wait_state("VI_1", "MASTER");
+    wait_for(DEADLINE, "route on b", || has_route(&c, 1, "10.9.0.0/24"));
+    a.nopreempt = true;
+    std::fs::write(&c.d(0).conf, conf("a", "", &[&a])).expect("rewrite conf");
+    c.dm(0).restart();
+    c.d(0).wait_state("VI_1", "BACKUP");
+    c.wait_addr(0, VIP, false);
+    wait_for(DEADLINE, "stale route gone from a", || {
+        !has_route(&c, 0, "10.9.0.0/24")
+    });
+}
