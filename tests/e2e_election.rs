@@ -61,19 +61,19 @@ fn multicast_v3_ipv4_elects_higher_priority_and_sends_garp() {
     assert!(seen.contains(&b_mac), "GARP not from {b_mac}: {seen}");
 
     // Now the higher priority node arrives and preempts; it announces the VIP too.
+    let a_mac = c.net.addrs_json(&c.net.node(0).ns, "eth0")[0]["address"]
+        .as_str()
+        .expect("mac")
+        .to_string();
     let cap = Capture::start(
         &observer,
-        "arp and arp[14:4] = 0x0a000064 and arp[24:4] = 0x0a000064",
+        &format!("ether src {a_mac} and arp and arp[14:4] = 0x0a000064 and arp[24:4] = 0x0a000064"),
         1,
     );
     c.start("a", 0, &conf("a", "", &[&a]));
     c.d(1).wait_state("VI_1", "MASTER");
     c.d(0).wait_state("VI_1", "BACKUP");
     let seen = cap.finish();
-    let a_mac = c.net.addrs_json(&c.net.node(0).ns, "eth0")[0]["address"]
-        .as_str()
-        .expect("mac")
-        .to_string();
     assert!(seen.contains(&a_mac), "GARP not from {a_mac}: {seen}");
     c.wait_addr(0, VIP, true);
     c.wait_addr(1, VIP, false);
@@ -215,4 +215,52 @@ fn status_reports_one_master_and_weighted_priority_drop() {
         150
     );
     assert_one_master(&c);
+}
+
+#[test]
+fn many_instances_split_between_two_nodes_ipv4_and_ipv6_same_vrids() {
+    let mut c = Cluster::new("e2e_many", 2);
+    // 8 VRIDs, each in IPv4 and IPv6 (same VRID, other family): 16 instances per node.
+    // Even VRIDs prefer node a, odd ones node b.
+    let mut a_insts = Vec::new();
+    let mut b_insts = Vec::new();
+    for k in 0..8u8 {
+        for v6 in [false, true] {
+            let vrid = 60 + k;
+            let (pa, pb) = if k % 2 == 0 { (150, 100) } else { (100, 150) };
+            let vip = if v6 {
+                format!("fd00::{:x}/64", 0x200 + u16::from(k))
+            } else {
+                format!("10.0.0.{}/24", 200 + k)
+            };
+            let name = format!("VI_{}{vrid}", if v6 { "6_" } else { "4_" });
+            for (list, p) in [(&mut a_insts, pa), (&mut b_insts, pb)] {
+                let mut i = Inst::new(p, "BACKUP");
+                i.name = name.clone();
+                i.vrid = vrid;
+                i.vips = vec![vip.clone()];
+                list.push(i);
+            }
+        }
+    }
+    let refs = |v: &[Inst]| -> String { conf("n", "", &v.iter().collect::<Vec<_>>()) };
+    c.start("a", 0, &refs(&a_insts));
+    c.start("b", 1, &refs(&b_insts));
+    for (k, i) in a_insts.iter().enumerate() {
+        let a_wins = (k / 2) % 2 == 0;
+        let (winner, loser) = if a_wins { (0, 1) } else { (1, 0) };
+        c.d(winner).wait_state(&i.name, "MASTER");
+        c.d(loser).wait_state(&i.name, "BACKUP");
+        let addr = i.vips[0].split('/').next().expect("addr");
+        c.wait_addr(winner, addr, true);
+        c.wait_addr(loser, addr, false);
+    }
+    // Each node's status lists all 16, 8 of them MASTER.
+    for d in 0..2 {
+        let st = c.d(d).status();
+        let insts = st["instances"].as_array().expect("instances");
+        assert_eq!(insts.len(), 16);
+        let masters = insts.iter().filter(|i| i["state"] == "MASTER").count();
+        assert_eq!(masters, 8, "{st}");
+    }
 }

@@ -146,6 +146,11 @@ fn check_failure(advert_int: &str) {
     c.d(1).wait_state("VI_1", "BACKUP");
     c.wait_addr(0, VIP, true);
     c.wait_addr(1, VIP, false);
+    // b's last hook (once its queue drains) is the generic BACKUP one.
+    let last_b = || c.hooks_of("b").last().map(|h| h.args.clone());
+    wait_for(DEADLINE, "b's notify BACKUP", || {
+        last_b().is_some_and(|a| a.len() == 5 && a[3] == "BACKUP")
+    });
     let back = c.hooks_of("b");
     assert_eq!(
         back.last().map(|h| h.args.clone()),

@@ -109,9 +109,10 @@ fn wait_systemctl(c: &Cluster, node: &str, action: &str, n: usize) -> u128 {
     h.ns
 }
 
-#[test]
-fn neuronex_guide_pair_fails_over_and_back() {
-    let mut c = Cluster::new("e2e_neuronex", 2);
+/// The pair as the guide sets it up: NeuronEX answering on the master, master started
+/// (MASTER, master.sh ran), then the backup (BACKUP, backup.sh ran).
+fn guide_pair(test: &str, wait_limit: Duration) -> (Cluster, FakeNeuronEx) {
+    let mut c = Cluster::new(test, 2);
     // The contrib scripts, unchanged, next to each other as in /etc/keepalived.
     let nx = c.path("nx");
     std::fs::create_dir(&nx).expect("mkdir nx");
@@ -122,15 +123,17 @@ fn neuronex_guide_pair_fails_over_and_back() {
             std::fs::copy(&p, nx.join(p.file_name().expect("name"))).expect("copy script");
         }
     }
-    // Stubs: systemctl marks NeuronEX running / stopped per node; logger goes to a file.
+    // Stubs: systemctl marks NeuronEX running / stopped per node, then logs the call
+    // (stamped when it began): a logged call has taken effect. logger goes to a file.
     let stub = c.path("stub");
     std::fs::create_dir(&stub).expect("mkdir stub");
     let log = c.path("neuronex.log");
     c.write_script(
         "stub/systemctl",
         &format!(
-            "#!/bin/sh\necho \"$(date +%s%N) $BATON_TEST_NODE systemctl $*\" >> {log}\n\
-             case \"$1\" in\n  start) touch {dir}/running-$BATON_TEST_NODE ;;\n  stop) rm -f {dir}/running-$BATON_TEST_NODE ;;\nesac\n",
+            "#!/bin/sh\nt=$(date +%s%N)\n\
+             case \"$1\" in\n  start) touch {dir}/running-$BATON_TEST_NODE ;;\n  stop) rm -f {dir}/running-$BATON_TEST_NODE ;;\nesac\n\
+             echo \"$t $BATON_TEST_NODE systemctl $*\" >> {log}\n",
             log = log.display(),
             dir = c.dir.path().display()
         ),
@@ -159,9 +162,9 @@ fn neuronex_guide_pair_fails_over_and_back() {
     let master_conf = rewrite("master.conf", &nx);
     let backup_conf = rewrite("backup.conf", &nx);
 
-    let _neuronex = FakeNeuronEx::start(&c, &c.net.node(0).ns.clone());
+    let neuronex = FakeNeuronEx::start(&c, &c.net.node(0).ns.clone());
     c.start_env("master", 0, &master_conf, &refs(&em));
-    c.d(0).wait_state("VI_1", "MASTER");
+    c.d(0).wait_state_within("VI_1", "MASTER", wait_limit);
     c.wait_addr(0, VIP, true);
     // master.sh ran on the master: NeuronEX started there.
     wait_systemctl(&c, "master", "start", 1);
@@ -175,6 +178,13 @@ fn neuronex_guide_pair_fails_over_and_back() {
     wait_for(DEADLINE, "backup names the master", || {
         c.d(1).instance("VI_1").expect("status")["master"] == "10.0.0.1"
     });
+
+    (c, neuronex)
+}
+
+#[test]
+fn neuronex_guide_pair_fails_over_and_back() {
+    let (mut c, _neuronex) = guide_pair("e2e_neuronex", DEADLINE);
 
     // Master host dies: the backup takes over and its master.sh starts NeuronEX.
     let t0 = now_ns();
@@ -209,4 +219,39 @@ fn neuronex_guide_pair_fails_over_and_back() {
         .map(|h| h.args[0].clone())
         .collect();
     assert_eq!(backup_calls, ["stop", "start", "stop"], "{}", c.all_logs());
+}
+
+#[test]
+fn neuronex_dies_on_the_master_then_comes_back() {
+    // The guide's check runs every 5 s and needs 3 failures: up to 15 s (+ a run).
+    let slow = Duration::from_secs(25);
+    let (c, neuronex) = guide_pair("e2e_neuronex_dies", DEADLINE);
+    let t0 = now_ns();
+    drop(neuronex); // NeuronEX stops answering on 127.0.0.1:8085.
+    c.d(0).wait_state_within("VI_1", "FAULT", slow);
+    c.d(1).wait_state("VI_1", "MASTER");
+    // fault.sh stopped the master's NeuronEX, master.sh started the backup's.
+    wait_systemctl(&c, "master", "stop", 1);
+    let started = wait_systemctl(&c, "backup", "start", 1);
+    eprintln!(
+        "FIGURE NeuronEX guide pair: NeuronEX dies on master -> backup systemctl start: {:.0} ms (check interval 5 fall 3)",
+        ms(t0, started)
+    );
+    assert!(!c.path("running-master").exists());
+    assert!(c.path("running-backup").exists());
+    c.wait_addr(1, VIP, true);
+    c.wait_addr(0, VIP, false);
+
+    // The operator brings NeuronEX back on the master: the check passes, the master
+    // preempts, the backup's backup.sh stops its copy. The master's config has no
+    // notify_backup, and only notify_master starts NeuronEX (the operator did).
+    let _again = FakeNeuronEx::start(&c, &c.net.node(0).ns.clone());
+    c.d(0).wait_state_within("VI_1", "MASTER", slow);
+    c.d(1).wait_state("VI_1", "BACKUP");
+    wait_systemctl(&c, "backup", "stop", 2);
+    wait_systemctl(&c, "master", "start", 2);
+    assert!(!c.path("running-backup").exists());
+    assert!(c.path("running-master").exists());
+    c.wait_addr(0, VIP, true);
+    c.wait_addr(1, VIP, false);
 }

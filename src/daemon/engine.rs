@@ -297,6 +297,9 @@ impl Engine {
                     rt.since = now;
                     rt.reason = reason.0;
                 }
+                if from == State::Initialize && to != State::Master {
+                    self.drop_stale_addresses(instance.0).await;
+                }
                 if let Some(notify) = notify_of(to) {
                     let _ = self.effects.send(Effect::Notify {
                         target: Target::Instance(name),
@@ -373,6 +376,40 @@ impl Engine {
                 release,
             } => self.retire(&config.name, from, release).await,
         }
+    }
+
+    /// A previous run that did not stop cleanly (SIGKILL, OOM kill) leaves its virtual
+    /// addresses on the interface. An instance starting as anything but MASTER must not
+    /// keep them, or two nodes answer for one VIP; only addresses actually present are
+    /// removed (with the instance's routes and rules), so a clean start logs nothing.
+    async fn drop_stale_addresses(&self, i: usize) {
+        let Some(mut set) = self.address_set(i) else {
+            return;
+        };
+        let mut present = Vec::new();
+        for a in &set.addresses {
+            let dev = a.dev.as_deref().unwrap_or(&set.interface);
+            let Some(link) = self.links.get(dev) else {
+                continue;
+            };
+            let held = self
+                .netlink
+                .addresses(link.ifindex)
+                .await
+                .is_ok_and(|addrs| addrs.iter().any(|x| x.addr == a.address));
+            if held {
+                present.push(a.clone());
+            }
+        }
+        if present.is_empty() {
+            return;
+        }
+        // Left-over addresses mean the previous run was MASTER, so its virtual routes
+        // and rules are most likely still in place too: remove them with the addresses
+        // (routes cannot be listed here to pick only the present ones).
+        warn!(instance = %set.instance, count = present.len(), "virtual addresses left over from a previous run: removing them and the virtual routes and rules");
+        set.addresses = present;
+        let _ = self.effects.send(Effect::Remove(Box::new(set)));
     }
 
     /// The addresses a reload dropped from a master, as they were configured before.
@@ -781,8 +818,19 @@ impl Engine {
             }
             let (track_tx, track_rx) = mpsc::unbounded_channel();
             forward(&self.tx, track_rx, Event::Track);
+            // A new tracker starts every script as "not yet known" and reports it Up at
+            // once; after a reload that would lift a FAULT (and run hooks) until the
+            // first run fails again. Start each known script in the state it is in.
+            let mut specs = self.plan.track.clone();
+            for s in &mut specs.scripts {
+                match self.track_state.get(&format!("script:{}", s.name)) {
+                    Some(TrackStatus::Up) => s.init_fail = false,
+                    Some(TrackStatus::Down) => s.init_fail = true,
+                    _ => {}
+                }
+            }
             self.tracker = Some(Tracker::start(
-                self.plan.track.clone(),
+                specs,
                 ScriptSettings {
                     script_user: hook_settings(&self.plan).script_user,
                     script_security: self.plan.script_security,

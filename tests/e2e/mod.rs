@@ -165,9 +165,14 @@ impl Daemon {
     }
 
     pub fn wait_state(&self, instance: &str, state: &str) {
+        self.wait_state_within(instance, state, DEADLINE);
+    }
+
+    /// [`Daemon::wait_state`] with a deadline of its own (slow, as-written configs).
+    pub fn wait_state_within(&self, instance: &str, state: &str, limit: Duration) {
         let start = Instant::now();
         while self.state(instance).as_deref() != Some(state) {
-            if start.elapsed() > DEADLINE {
+            if start.elapsed() > limit {
                 panic!(
                     "{}: {instance} never reached {state} (now {:?})\n--- log ---\n{}",
                     self.name,
