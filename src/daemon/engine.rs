@@ -158,17 +158,6 @@ impl Engine {
             opts,
         };
         engine.install(plan, now).await;
-        // A baton that was killed (SIGKILL, watchdog) left its virtual addresses behind:
-        // nobody holds them legitimately until an instance becomes master here.
-        // (An address owner's virtual address is its own: leave it.)
-        for i in 0..engine.plan.instances.len() {
-            if engine.plan.instances[i].priority == 255 {
-                continue;
-            }
-            if let Some(set) = engine.address_set(i) {
-                let _ = engine.effects.send(Effect::Remove(Box::new(set)));
-            }
-        }
         let statics = &engine.plan.statics;
         if !statics.is_empty() {
             let _ = engine.effects.send(Effect::Add(Box::new(AddressSet {
