@@ -458,13 +458,15 @@ fn promote_is_refused_in_fault() {
         .arg(&c.d(0).socket)
         .output()
         .expect("baton promote");
-    eprintln!(
-        "promote in FAULT: {:?} {}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    assert!(
+        !out.status.success(),
+        "promote in FAULT is refused: {out:?}"
     );
-    // Whatever it answers, a failing node must not take the VIP.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("FAULT"),
+        "{out:?}"
+    );
+    // And the failing node does not take the VIP.
     let heard = |c: &Cluster| {
         c.d(0).instance("VI_1").expect("status")["stats"]["adverts_received"]
             .as_u64()

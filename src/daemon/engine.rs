@@ -692,7 +692,21 @@ impl Engine {
         match req {
             Request::Status => Response::Status(Box::new(self.status(now))),
             Request::Promote { instance } => {
-                operator(self, &instance, Input::Promote, Some("promoted"))
+                // A node whose own checks fail must not be told to serve: say so rather
+                // than store a promotion that would fire the moment it recovers.
+                let faulted = self
+                    .plan
+                    .position(&instance)
+                    .is_some_and(|i| self.node.state(InstanceId(i)) == State::Fault);
+                if faulted {
+                    Response::Error {
+                        message: format!(
+                            "{instance} is in FAULT (a tracked object is down): promote refused"
+                        ),
+                    }
+                } else {
+                    operator(self, &instance, Input::Promote, Some("promoted"))
+                }
             }
             Request::Demote { instance } => {
                 operator(self, &instance, Input::Demote, Some("demoted"))
