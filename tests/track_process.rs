@@ -21,6 +21,21 @@ async fn next(rx: &mut UnboundedReceiver<TrackEvent>) -> TrackStatus {
         .status
 }
 
+/// Starts the copied executable. Another test thread may fork while the copy's write
+/// descriptor is still open in this process (it is close-on-exec, but a forked child
+/// holds it until its own exec), which makes exec fail with ETXTBSY for a moment: retry.
+fn spawn(exe: &std::path::Path, arg: &str) -> Child {
+    for _ in 0..100 {
+        match Command::new(exe).arg(arg).spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("{} stayed busy", exe.display());
+}
+
 struct Reap(Vec<Child>);
 
 impl Drop for Reap {
@@ -66,10 +81,10 @@ async fn quorum_and_quorum_max() {
     let mut procs = Reap(Vec::new());
     assert_eq!(next(&mut rx).await, TrackStatus::Down, "none running");
 
-    procs.0.push(Command::new(&exe).arg("300").spawn().unwrap());
+    procs.0.push(spawn(&exe, "300"));
     assert_eq!(next(&mut rx).await, TrackStatus::Up, "one running");
 
-    procs.0.push(Command::new(&exe).arg("300").spawn().unwrap());
+    procs.0.push(spawn(&exe, "300"));
     assert_eq!(
         next(&mut rx).await,
         TrackStatus::Down,
@@ -104,9 +119,9 @@ async fn terminate_delay_rides_out_a_restart() {
         fork_delay: Duration::ZERO,
         terminate_delay: Duration::from_secs(3),
     };
-    let mut procs = Reap(vec![Command::new(&exe).arg("301").spawn().unwrap()]);
+    let mut procs = Reap(vec![spawn(&exe, "301")]);
     // A process with other parameters does not count.
-    procs.0.push(Command::new(&exe).arg("302").spawn().unwrap());
+    procs.0.push(spawn(&exe, "302"));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let tracker = Tracker::start(
         TrackSpecs {
@@ -124,7 +139,7 @@ async fn terminate_delay_rides_out_a_restart() {
     let mut old = procs.0.remove(0);
     old.kill().unwrap();
     old.wait().unwrap();
-    procs.0.push(Command::new(&exe).arg("301").spawn().unwrap());
+    procs.0.push(spawn(&exe, "301"));
     // Let two scans see the restarted process (pacing only: nothing is asserted on time),
     // then stop it for good: Down after the delay.
     tokio::time::sleep(baton::track::process::POLL_INTERVAL * 2).await;
