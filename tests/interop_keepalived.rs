@@ -65,8 +65,16 @@ fn run_pair(cell: &Cell, hi: Kind, lo: Kind) {
         for (k, text) in past {
             s.push_str(&format!("--- earlier {} log ---\n{text}\n", k.name()));
         }
-        s.push_str(&format!("--- hi {} log ---\n{}\n", hi.kind.name(), hi.log_text()));
-        s.push_str(&format!("--- lo {} log ---\n{}\n", lo.kind.name(), lo.log_text()));
+        s.push_str(&format!(
+            "--- hi {} log ---\n{}\n",
+            hi.kind.name(),
+            hi.log_text()
+        ));
+        s.push_str(&format!(
+            "--- lo {} log ---\n{}\n",
+            lo.kind.name(),
+            lo.log_text()
+        ));
         s
     };
 

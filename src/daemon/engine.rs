@@ -496,7 +496,7 @@ impl Engine {
                 }
             }
         }
-        match Advert::parse(&pkt.payload, pkt.src, pkt.dst, p.checksum) {
+        match Advert::parse(&pkt.payload, pkt.src, p.checksum_dst(pkt.dst), p.checksum) {
             Ok(advert) => self.node.handle(
                 now,
                 id,
@@ -1038,7 +1038,7 @@ impl Engine {
 
 async fn send_to_all(sock: &VrrpSocket, p: &InstancePlan, src: IpAddr, advert: &Advert) {
     for dst in p.destinations() {
-        match advert.to_bytes(src, dst, p.checksum) {
+        match advert.to_bytes(src, p.checksum_dst(dst), p.checksum) {
             Ok(bytes) => {
                 if let Err(e) = sock.send(src, dst, &bytes).await {
                     warn!(instance = %p.name, %dst, error = %e, "sending advert failed");

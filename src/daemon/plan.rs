@@ -75,6 +75,10 @@ pub struct InstancePlan {
     pub preempt_delay: Duration,
     pub auth: Auth,
     pub checksum: ChecksumMode,
+    /// `old_unicast_checksum`: the address the IPv4 pseudo-header carries instead of the
+    /// real destination. keepalived before 1.3.6 summed the multicast group even into
+    /// unicast adverts, and keeps doing so with this option.
+    pub checksum_group: Option<IpAddr>,
     /// `unicast_src_ip` / `mcast_src_ip`: the address adverts come from.
     pub source: Option<IpAddr>,
     pub peers: Vec<model::UnicastPeer>,
@@ -121,6 +125,11 @@ impl InstancePlan {
             higher_prio_send_advert: self.higher_prio_send_advert,
             skip_check_adv_addr: self.skip_check_adv_addr,
         }
+    }
+
+    /// The destination address the checksum's pseudo-header uses for an advert to `dst`.
+    pub fn checksum_dst(&self, dst: IpAddr) -> IpAddr {
+        self.checksum_group.unwrap_or(dst)
     }
 
     /// Where adverts go: the peers in unicast mode, the multicast group otherwise.
@@ -300,10 +309,11 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
         },
         _ => Auth::None,
     };
-    let checksum = if i.old_unicast_checksum {
-        ChecksumMode::V2Style
-    } else {
-        ChecksumMode::PseudoHeader
+    // Not V2Style: the old algorithm keeps the pseudo-header, only with the group address.
+    let checksum = ChecksumMode::PseudoHeader;
+    let checksum_group = match family {
+        Family::V4 if i.old_unicast_checksum => Some(IpAddr::V4(g.vrrp_mcast_group4)),
+        _ => None,
     };
     let mcast_group = match (i.mcast_dst_ip, family) {
         (Some(a), _) => a,
@@ -357,6 +367,7 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
         },
         auth,
         checksum,
+        checksum_group,
         source: i.unicast_src_ip.or(i.mcast_src_ip),
         peers: i.unicast_peers.clone(),
         mcast_group,

@@ -68,7 +68,9 @@ impl Cell {
     pub fn config(&self, router_id: &str, me: &Node, peer: &Node, priority: u8) -> String {
         let state = if priority > 100 { "MASTER" } else { "BACKUP" };
         let mut c = String::new();
-        c.push_str(&format!("global_defs {{\n    router_id {router_id}\n}}\n\n"));
+        c.push_str(&format!(
+            "global_defs {{\n    router_id {router_id}\n}}\n\n"
+        ));
         c.push_str("vrrp_instance VI_1 {\n");
         c.push_str(&format!("    state {state}\n"));
         c.push_str(&format!("    interface {}\n", me.ifname));
@@ -89,7 +91,9 @@ impl Cell {
             c.push_str("    old_unicast_checksum\n");
         }
         if self.pass_auth {
-            c.push_str("    authentication {\n        auth_type PASS\n        auth_pass s3cret\n    }\n");
+            c.push_str(
+                "    authentication {\n        auth_type PASS\n        auth_pass s3cret\n    }\n",
+            );
         }
         c.push_str(&format!(
             "    virtual_ipaddress {{\n        {}\n    }}\n",
