@@ -1285,8 +1285,16 @@ impl PreciseTimer {
     fn set(&self, deadline: Option<Instant>) {
         let (lock, cv) = &*self.shared;
         if let Ok(mut st) = lock.lock() {
-            if st.deadline != deadline {
-                st.deadline = deadline;
+            // Only an earlier deadline needs the thread now. A later one (a backup's
+            // master-down timer pushed back by every advert) or none is noticed when the
+            // thread wakes for the old one: one wake instead of one per packet.
+            let sooner = match (st.deadline, deadline) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(old), Some(new)) => new < old,
+            };
+            st.deadline = deadline;
+            if sooner {
                 cv.notify_one();
             }
         }
