@@ -362,7 +362,8 @@ class Pair:
     def recovery(self, since):
         """After a restarts (or recovers): overlap/gap of the VIP and the notify hooks."""
         self.settle(since)
-        a_add = self.mon["a"].first("add", since)
+        # The monitor's reader thread may lag the `ip addr` poll above.
+        a_add = wait(lambda: self.mon["a"].first("add", since), 5, "a's VIP add event")
         b_del = wait(lambda: self.mon["b"].first("del", since), 5, "b releases the VIP")
         a_hook = self.hooks.first("master", "a", since)
         a_adv = self.sniff.first_after(since)
@@ -449,6 +450,9 @@ def timing(kind, adv, version, reps, check, results, notes):
                 except TimeoutError as e:
                     notes.append(f"{kind} advert_int {adv} {name} rep {i}: timed out ({e})")
                     raise
+                except Exception as e:  # a measurement gap must not lose the whole run
+                    notes.append(f"{kind} advert_int {adv} {name} rep {i}: skipped ({e!r})")
+                    continue
                 results.setdefault(key, {}).setdefault(name, []).append(r)
                 rec = r["recovery"]
                 fmt = lambda v: "-" if v is None else f"{v * 1000:.1f}"
@@ -599,6 +603,7 @@ def main():
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument("--only", choices=["timing", "idle"], default=None)
     ap.add_argument("--advs", default="1,0.1,0.01", help="advert_int values, comma-separated")
+    ap.add_argument("--agents", default="keepalived,baton", help="which pairs to time")
     args = ap.parse_args()
     if args.quick:
         args.reps, args.idle = 2, 10
@@ -611,7 +616,7 @@ def main():
     if args.only != "idle":
         for adv in args.advs:
             version = 2 if adv >= 1 else 3
-            for kind in ("keepalived", "baton"):
+            for kind in args.agents.split(","):
                 reps = 1 if (args.quick and adv >= 1) else args.reps
                 check = args.baton_check if kind == "baton" else args.keepalived_check
                 print(f"timing {kind} advert_int {adv} (v{version})", file=sys.stderr, flush=True)
