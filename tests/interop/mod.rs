@@ -109,7 +109,6 @@ static RUN: AtomicU32 = AtomicU32::new(0);
 /// One running daemon in a namespace.
 pub struct Agent {
     pub kind: Kind,
-    pub ns: String,
     pub log: PathBuf,
     pub socket: PathBuf,
     child: Option<Child>,
@@ -166,7 +165,6 @@ impl Agent {
         let child = cmd.spawn().expect("spawn agent");
         Agent {
             kind,
-            ns: ns.to_string(),
             log,
             socket,
             child: Some(child),
@@ -256,11 +254,6 @@ impl Agent {
             return None;
         }
         serde_json::from_slice(&out.stdout).ok()
-    }
-
-    /// Lines in the agent's log that say it refused something the peer sent.
-    pub fn complaints(&self) -> Vec<String> {
-        complaints_in(self.kind, &self.log_text())
     }
 
     /// Nonzero receive-error counters in baton's status (empty for keepalived).
