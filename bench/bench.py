@@ -575,7 +575,7 @@ def report(results, resources, notes, args, started):
     L.append("")
     L.append(f"Idle resources over {args.idle}s, advert_int 1 (VRRPv2), pair on 4 veth links "
              "(1 instance: 1 link). Memory is the sum over every process of the agent "
-             "(keepalived: parent + VRRP child) from /proc/PID/smaps_rollup.")
+             "(keepalived: parent + VRRP child) from /proc/PID/smaps_rollup. The five cases run at the same time, each pair in its own namespaces; CPU is utime + stime in clock ticks (10 ms).")
     L.append("")
     L.append("| agent | instances | master CPU s | backup CPU s | master RSS KiB | master PSS KiB | backup RSS KiB | backup PSS KiB |")
     L.append("|---|---|---|---|---|---|---|---|")
