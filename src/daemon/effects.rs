@@ -78,6 +78,7 @@ pub fn start(
         hooks: Some(hooks),
         announcing: HashMap::new(),
         reports,
+        known: std::sync::Mutex::new(HashMap::new()),
     };
     (tx, tokio::spawn(worker.run(rx)))
 }
@@ -88,6 +89,10 @@ struct Worker {
     /// Running GARP schedules by instance; aborted when the instance leaves MASTER.
     announcing: HashMap<String, JoinHandle<()>>,
     reports: mpsc::UnboundedSender<Report>,
+    /// Interface indexes that earlier adds used: a takeover's addresses go out without
+    /// a link lookup round trip first (0.2–1 ms). A stale entry (the interface was
+    /// re-created) makes the add fail; it is then retried once after a fresh lookup.
+    known: std::sync::Mutex<HashMap<String, u32>>,
 }
 
 impl Worker {
@@ -168,11 +173,28 @@ impl Worker {
         let mut cache = HashMap::new();
         for a in &set.addresses {
             let dev = a.dev.as_deref().unwrap_or(&set.interface);
-            let Some(ifindex) = self.ifindex(&mut cache, dev).await else {
+            let known = self.known.lock().ok().and_then(|k| k.get(dev).copied());
+            let looked_up = match known {
+                Some(_) => None,
+                None => self.ifindex(&mut cache, dev).await,
+            };
+            let Some(mut ifindex) = known.or(looked_up) else {
                 continue;
             };
-            let va = net_address(ifindex, a);
-            match self.netlink.add_address(&va).await {
+            let mut result = self.netlink.add_address(&net_address(ifindex, a)).await;
+            if result.is_err() && known.is_some() {
+                // The interface may have been re-created under the same name.
+                if let Some(fresh) = self.ifindex(&mut cache, dev).await {
+                    if fresh != ifindex {
+                        ifindex = fresh;
+                        result = self.netlink.add_address(&net_address(ifindex, a)).await;
+                    }
+                }
+            }
+            if let (Ok(()), Ok(mut k)) = (&result, self.known.lock()) {
+                k.insert(dev.to_string(), ifindex);
+            }
+            match result {
                 Ok(()) => {
                     debug!(instance = %set.instance, address = %a.address, dev, "address added")
                 }
@@ -247,7 +269,7 @@ async fn announce(netlink: Netlink, interface: String, addresses: Vec<IpAddr>, g
         .await
         .unwrap_or_default();
     let mut announcer = match Announcer::open(&interface, mac, link_local) {
-        Ok(a) => a,
+        Ok(a) => CloseElsewhere(Some(a)),
         Err(e) => {
             warn!(interface, error = %e, "cannot open packet socket for GARP / NA");
             return;
@@ -260,6 +282,7 @@ async fn announce(netlink: Netlink, interface: String, addresses: Vec<IpAddr>, g
     };
     report(
         announcer
+            .get()
             .send_repeated(&addresses, garp.repeat, garp.interval)
             .await,
     );
@@ -268,6 +291,7 @@ async fn announce(netlink: Netlink, interface: String, addresses: Vec<IpAddr>, g
         tokio::time::sleep(garp.delay).await;
         report(
             announcer
+                .get()
                 .send_repeated(&addresses, garp.repeat, garp.interval)
                 .await,
         );
@@ -279,9 +303,34 @@ async fn announce(netlink: Netlink, interface: String, addresses: Vec<IpAddr>, g
         tokio::time::sleep(garp.refresh).await;
         report(
             announcer
+                .get()
                 .send_repeated(&addresses, garp.refresh_repeat, garp.interval)
                 .await,
         );
+    }
+}
+
+/// Owns the GARP / NA packet socket and closes it on another thread. Closing an
+/// AF_PACKET socket waits for an RCU grace period in the kernel (`synchronize_net`,
+/// 5–20 ms): done on the runtime thread, as when a master steps down and its schedule
+/// is aborted, it stalled the whole engine — the virtual address stayed up that long
+/// after a higher-priority advert, and adverts of other instances waited too.
+struct CloseElsewhere(Option<Announcer>);
+
+impl CloseElsewhere {
+    fn get(&mut self) -> &mut Announcer {
+        self.0.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for CloseElsewhere {
+    fn drop(&mut self) {
+        if let Some(a) = self.0.take() {
+            // If no thread can be started, close here: slow, still correct.
+            let _ = std::thread::Builder::new()
+                .name("baton-close".into())
+                .spawn(move || drop(a));
+        }
     }
 }
 
