@@ -60,7 +60,7 @@ enum Command {
     /// Write the man page and shell completions (for packaging).
     #[command(hide = true)]
     Generate {
-        /// Directory for baton.8.
+        /// Directory for baton.8 and baton.conf.5.
         #[arg(long)]
         man: Option<PathBuf>,
         /// Directory for baton.bash, _baton and baton.fish.
@@ -271,7 +271,8 @@ fn demo(args: DemoArgs) -> ExitCode {
     }
 }
 
-/// baton(8) from the same definitions as `--help`, and completions for three shells.
+/// baton(8) from the same definitions as `--help`, baton.conf(5) from the keyword table,
+/// and completions for three shells.
 fn generate(man: Option<PathBuf>, completions: Option<PathBuf>) -> ExitCode {
     use clap::CommandFactory;
     use clap_complete::Shell;
@@ -282,6 +283,9 @@ fn generate(man: Option<PathBuf>, completions: Option<PathBuf>) -> ExitCode {
             let mut page = Vec::new();
             clap_mangen::Man::new(cmd).section("8").render(&mut page)?;
             std::fs::write(dir.join("baton.8"), page)?;
+            let mut page = Vec::new();
+            config::keywords::write_man_page(&mut page, env!("CARGO_PKG_VERSION"))?;
+            std::fs::write(dir.join("baton.conf.5"), page)?;
         }
         if let Some(dir) = completions {
             std::fs::create_dir_all(&dir)?;
