@@ -274,6 +274,8 @@ pub fn write_man_page(out: &mut dyn Write, version: &str) -> io::Result<()> {
         ".TH BATON.CONF 5 \"\" \"baton {}\" \"File Formats\"",
         esc(version)
     )?;
+    // Keyword names must stay whole: no hyphenation, ragged right.
+    writeln!(w, ".nh\n.ad l")?;
     writeln!(w, ".SH NAME")?;
     writeln!(
         w,
@@ -293,8 +295,11 @@ pub fn write_man_page(out: &mut dyn Write, version: &str) -> io::Result<()> {
     for block in Block::ALL {
         writeln!(w, ".SS {}", esc(block.title()))?;
         for kw in in_block(block) {
-            let value = kw.sample.replace('\n', " ");
-            let value = squeeze(&value);
+            let value = match kw.sample.split_once('\n') {
+                // A top-level block: its name line is enough; its own keywords follow.
+                Some((head, _)) if kw.block == Block::Top => format!("{head} ... }}"),
+                _ => squeeze(&kw.sample.replace('\n', " ")),
+            };
             writeln!(w, ".TP")?;
             if value.is_empty() {
                 writeln!(w, ".B {}", esc(kw.name))?;
@@ -614,7 +619,7 @@ vrrp_track_process P_T {
             if let Some(rest) = line.strip_prefix('.') {
                 let req = rest.split_whitespace().next().unwrap_or("");
                 assert!(
-                    ["TH", "SH", "SS", "PP", "TP", "B"].contains(&req),
+                    ["TH", "nh", "ad", "SH", "SS", "PP", "TP", "B"].contains(&req),
                     "unexpected request: {line}"
                 );
             }
