@@ -234,11 +234,14 @@ EOF
 if [ "${BATON_SYSTEMD_TEST:-0}" = 1 ]; then
     step "systemd (nspawn)"
     NSPAWN_TREE=$(mktemp -d /var/tmp/baton-nspawn.XXXXXX)
+    # mktemp makes it 0700: the container's / would then be closed to its non-root
+    # services (dbus, journald's helpers) and boot would hang.
+    chmod 0755 "$NSPAWN_TREE"
     if [ -n "${BATON_NSPAWN_ROOT:-}" ]; then
         cp -a "$BATON_NSPAWN_ROOT/." "$NSPAWN_TREE/"
     else
         check "debootstrap bookworm" debootstrap --variant=minbase \
-            --include=systemd,systemd-sysv,dbus,iproute2 bookworm "$NSPAWN_TREE" \
+            --include=systemd,systemd-sysv,dbus,iproute2,libpam-systemd bookworm "$NSPAWN_TREE" \
             http://deb.debian.org/debian
     fi
     cp "$TMP/baton.deb" "$NSPAWN_TREE/root/baton.deb"
@@ -260,7 +263,7 @@ EOF
         "$NSPAWN_TREE/etc/systemd/system/multi-user.target.wants/"
     t=$(date +%s)
     # --keep-unit --register=no: the host needs no systemd or machined of its own.
-    timeout 300 systemd-nspawn -q -D "$NSPAWN_TREE" --keep-unit --register=no \
+    timeout 180 systemd-nspawn -q -D "$NSPAWN_TREE" --keep-unit --register=no \
         --private-network -M "baton-pkg-$$" -b --console=pipe >"$TMP/boot.log" 2>&1
     echo "# container ran $(($(date +%s) - t))s"
     if [ -s "$NSPAWN_TREE/root/test.log" ]; then
