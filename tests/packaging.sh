@@ -225,6 +225,13 @@ WHAT="systemctl stop baton"; t systemctl stop baton
 WHAT="addresses removed on stop"; t sh -c '! ip -4 addr show bt0 | grep -q 10.99.0.10'
 WHAT="stopped cleanly"; t sh -c '[ "$(systemctl show -p Result --value baton)" = success ]'
 journalctl -u baton --no-pager -o cat 2>/dev/null | tail -6 | sed 's/^/INFO journal: /'
+mv /etc/keepalived/keepalived.conf /etc/keepalived/other.conf
+echo BATON_CONFIG=/etc/keepalived/other.conf >>/etc/default/baton
+WHAT="BATON_CONFIG in /etc/default/baton picks the file"; t sh -c 'systemctl start baton &&
+    tr "\0" " " </proc/$(systemctl show -p MainPID --value baton)/cmdline | grep -q "run -f /etc/keepalived/other.conf"'
+WHAT="... and it runs from it"; t wait_for 20 sh -c 'ip -4 addr show bt0 | grep -q 10.99.0.101'
+systemctl stop baton
+rm /etc/keepalived/other.conf
 WHAT="dpkg --purge in the container"; t dpkg --purge baton
 echo DONE
 EOF
