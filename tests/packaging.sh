@@ -139,7 +139,10 @@ cp -p "$KCONF" "$TMP/keepalived.conf.before"
 # --- Install ------------------------------------------------------------------------
 step "install"
 INSTALLED=1
-check "dpkg -i" dpkg -i "$TMP/baton.deb"
+# Minimal images (Docker's debian:*-slim, some CI runners) tell dpkg to skip man pages
+# and docs (path-exclude in /etc/dpkg/dpkg.cfg.d); the test needs ours.
+check "dpkg -i" dpkg --path-include='/usr/share/man/man*/baton*' \
+    --path-include='/usr/share/doc/baton/*' -i "$TMP/baton.deb"
 check "baton --version is $VERSION" sh -c "/usr/sbin/baton --version | grep -qx 'baton $VERSION'"
 for ex in /etc/keepalived/keepalived.conf.baton-example \
     /usr/share/doc/baton/examples/unicast-pair.conf; do
