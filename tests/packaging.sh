@@ -73,6 +73,9 @@ cleanup() {
     if [ "$KCONF_CREATED" = 1 ] && [ "$KDIR_EXISTED" = 0 ]; then
         rmdir /etc/keepalived 2>/dev/null || true
     fi
+    # man-db's cache of formatted pages (package files carry old mtimes, so a stale
+    # cached page would win on the next run).
+    find /var/cache/man -name 'baton*' -delete 2>/dev/null || true
     if [ -n "${NSPAWN_TREE:-}" ]; then
         rm -rf --one-file-system "$NSPAWN_TREE"
     fi
@@ -113,9 +116,10 @@ done
 # --- Build --------------------------------------------------------------------------
 step "build"
 check "cargo build --release" cargo build --release --locked --quiet
+rm -rf target/man target/completions
 check "baton generate (man pages, completions)" \
     target/release/baton generate --man target/man --completions target/completions
-check "man pages gzipped for the rpm" gzip -9nkf target/man/baton.8 target/man/baton.conf.5
+check "man pages gzipped for the rpm" sh -c "gzip -9nkf target/man/*.8 target/man/*.5"
 check "cargo deb" cargo deb --no-build --locked --quiet --output "$TMP/baton.deb"
 check "cargo generate-rpm" cargo generate-rpm --output "$TMP/baton.rpm"
 if [ ! -s "$TMP/baton.deb" ] || [ ! -s "$TMP/baton.rpm" ]; then
@@ -151,8 +155,11 @@ done
 check "man -w baton" man -w baton
 check "man -w baton.conf" man -w 5 baton.conf
 check "baton.conf(5) renders and lists virtual_router_id" \
-    sh -c 'MANPAGER=cat MANWIDTH=80 man 5 baton.conf 2>/dev/null | grep -q virtual_router_id'
-check "baton(8) renders" sh -c 'MANPAGER=cat man 8 baton 2>/dev/null | grep -q "baton-run\|run"'
+    sh -c 'LC_ALL=C MANPAGER=cat MANWIDTH=80 man 5 baton.conf 2>/dev/null | grep -q virtual_router_id'
+check "baton(8) renders and refers to baton-run(8)" \
+    sh -c 'LC_ALL=C man -l $(man -w 8 baton) 2>/dev/null | grep -q "baton-run(8)"'
+check "man -w baton-run (every page baton(8) refers to exists)" sh -c \
+    'for p in $(LC_ALL=C man -l $(man -w 8 baton) 2>/dev/null | grep -o "baton-[a-z]*(8)" | sed "s/(8)//"); do man -w 8 "$p" || exit 1; done'
 UNIT=/usr/lib/systemd/system/baton.service
 check "unit file installed" test -s "$UNIT"
 check "systemd-analyze verify" systemd-analyze verify --man=no "$UNIT"
