@@ -22,8 +22,7 @@
 #   /usr/share/zsh/vendor-completions/_baton <-> /usr/share/zsh/site-functions/_baton
 #   /usr/share/doc/baton/copyright           only in the .deb (Debian policy)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
+cd "$(dirname "$0")/.." || exit 1
 
 PASS=0
 FAIL=0
@@ -155,7 +154,7 @@ done
 check "man -w baton" man -w baton
 check "man -w baton.conf" man -w 5 baton.conf
 check "baton.conf(5) renders and lists virtual_router_id" \
-    sh -c 'LC_ALL=C MANPAGER=cat MANWIDTH=80 man 5 baton.conf 2>/dev/null | grep -q virtual_router_id'
+    sh -c 'LC_ALL=C MANWIDTH=80 man -l $(man -w 5 baton.conf) 2>/dev/null | grep -q virtual_router_id'
 check "baton(8) renders and refers to baton-run(8)" \
     sh -c 'LC_ALL=C man -l $(man -w 8 baton) 2>/dev/null | grep -q "baton-run(8)"'
 check "man -w baton-run (every page baton(8) refers to exists)" sh -c \
@@ -225,6 +224,7 @@ WHAT="active (Type=notify: READY=1 came)"; t systemctl is-active baton
 WHAT="master holds 10.99.0.100"; t wait_for 20 sh -c 'ip -4 addr show bt0 | grep -q 10.99.0.100'
 echo "INFO $(systemctl show -p StatusText -p WatchdogUSec -p NRestarts baton | tr '\n' ' ')"
 WHAT="baton status over the control socket"; t sh -c 'baton status | grep -q VI_1'
+echo "INFO systemd-analyze security: $(systemd-analyze security --no-pager baton 2>/dev/null | tail -1)"
 PID1=$(systemctl show -p MainPID --value baton)
 sed -i 's|^        10.99.0.100/24|        10.99.0.100/24\n        10.99.0.101/24|' /etc/keepalived/keepalived.conf
 WHAT="systemctl reload baton"; t systemctl reload baton
