@@ -60,7 +60,7 @@ enum Command {
     /// Write the man page and shell completions (for packaging).
     #[command(hide = true)]
     Generate {
-        /// Directory for baton.8.
+        /// Directory for baton.8, baton-SUBCOMMAND.8 and baton.conf.5.
         #[arg(long)]
         man: Option<PathBuf>,
         /// Directory for baton.bash, _baton and baton.fish.
@@ -271,17 +271,26 @@ fn demo(args: DemoArgs) -> ExitCode {
     }
 }
 
-/// baton(8) from the same definitions as `--help`, and completions for three shells.
+/// baton(8) from the same definitions as `--help`, baton.conf(5) from the keyword table,
+/// and completions for three shells.
 fn generate(man: Option<PathBuf>, completions: Option<PathBuf>) -> ExitCode {
     use clap::CommandFactory;
     use clap_complete::Shell;
     let result = (|| -> std::io::Result<()> {
         if let Some(dir) = man {
             std::fs::create_dir_all(&dir)?;
-            let cmd = Cli::command().name("baton");
+            // baton.8 plus baton-run.8, baton-check.8, ... which baton.8 refers to.
+            // No `help` subcommand in the pages (`--help` is documented on each).
+            let mut cmd = Cli::command().name("baton").disable_help_subcommand(true);
+            cmd.build();
+            let mut pending = vec![cmd];
+            while let Some(c) = pending.pop() {
+                pending.extend(c.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+                clap_mangen::Man::new(c).section("8").generate_to(&dir)?;
+            }
             let mut page = Vec::new();
-            clap_mangen::Man::new(cmd).section("8").render(&mut page)?;
-            std::fs::write(dir.join("baton.8"), page)?;
+            config::keywords::write_man_page(&mut page, env!("CARGO_PKG_VERSION"))?;
+            std::fs::write(dir.join("baton.conf.5"), page)?;
         }
         if let Some(dir) = completions {
             std::fs::create_dir_all(&dir)?;

@@ -22,3 +22,4 @@ fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --all-targets
+bash tests/packaging.sh

@@ -12,6 +12,7 @@
 pub mod build;
 pub mod check;
 pub mod diag;
+pub mod keywords;
 pub mod lexer;
 pub mod model;
 pub mod parser;
