@@ -7,6 +7,7 @@
 pub mod effects;
 pub mod engine;
 pub mod plan;
+mod timer;
 
 use std::path::PathBuf;
 
