@@ -264,3 +264,38 @@ fn many_instances_split_between_two_nodes_ipv4_and_ipv6_same_vrids() {
         assert_eq!(masters, 8, "{st}");
     }
 }
+
+/// `v3_checksum_as_v2` (VRRPv3 over IPv4 without the pseudo-header, as some routers
+/// compute it): two nodes that both use it elect normally with no checksum errors; a
+/// node that does not use it counts every advert of the other as a checksum error.
+#[test]
+fn v3_checksum_as_v2_on_both_sides_and_mismatched() {
+    let mut c = Cluster::new("e2e_v3_cksum", 2);
+    let mut a = Inst::new(150, "BACKUP");
+    let mut b = Inst::new(100, "BACKUP");
+    a.extra.push("v3_checksum_as_v2".into());
+    b.extra.push("v3_checksum_as_v2".into());
+    elect(&mut c, &a, &b, VIP);
+    // elect() starts b first: daemon 0 is b (BACKUP), daemon 1 is a (MASTER).
+    let stats = |c: &Cluster, d: usize, counter: &str| {
+        c.d(d).instance("VI_1").expect("status")["stats"][counter]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    common::netns::wait_for(e2e::DEADLINE, "b hears a", || {
+        stats(&c, 0, "adverts_received") >= 5
+    });
+    assert_eq!(stats(&c, 0, "checksum_errors"), 0, "{}", c.all_logs());
+    assert_eq!(c.d(0).state("VI_1").as_deref(), Some("BACKUP"));
+
+    // b alone switches back to the RFC checksum: it no longer understands a.
+    b.extra.clear();
+    std::fs::write(&c.d(0).conf, conf("b", "", &[&b])).expect("rewrite b");
+    c.d(0).signal(nix::sys::signal::Signal::SIGHUP);
+    common::netns::wait_for(e2e::DEADLINE, "b counts checksum errors", || {
+        stats(&c, 0, "checksum_errors") >= 5
+    });
+    // Deaf to a, b takes the VIP too: which is why the option must match on both sides.
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.wait_addr(1, VIP, true);
+}
