@@ -81,3 +81,39 @@ fn static_addresses_and_routes_are_configured_at_start() {
             .contains("via 10.0.0.254")
     });
 }
+
+/// The YAML form from `baton check --dump` runs the same daemon: the instance elects
+/// itself and holds its address.
+#[test]
+fn yaml_dump_runs_as_is() {
+    let mut c = Cluster::new("yaml_run", 1);
+    let a = Inst::new(150, "BACKUP");
+    let conf_path = c.path("keepalived.conf");
+    std::fs::write(&conf_path, conf("a", "", &[&a])).expect("conf");
+    let out = std::process::Command::new(e2e::BATON)
+        .args(["check", "--dump", "-f"])
+        .arg(&conf_path)
+        .output()
+        .expect("baton check --dump");
+    assert!(out.status.success(), "{out:?}");
+    let yaml = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(yaml.contains("virtual_router_id: 51"), "{yaml}");
+    // Cluster::start writes NAME.conf; run the YAML under a .yaml name instead.
+    let yaml_path = c.path("a.yaml");
+    std::fs::write(&yaml_path, &yaml).expect("yaml");
+    c.start("a", 0, &conf("a", "", &[&a]));
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.dm(0).kill();
+    c.dm(0).conf = yaml_path;
+    c.dm(0).restart();
+    wait_for(DEADLINE, "status from the YAML run", || {
+        c.d(0).try_status().is_some()
+    });
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.wait_addr(0, "10.0.0.100", true);
+    assert!(
+        c.d(0).log_text().contains("a.yaml"),
+        "{}",
+        c.d(0).log_text()
+    );
+}
