@@ -148,15 +148,7 @@ fn advert_int_50ms_v3_elects_and_holds() {
     }
     elect(&mut c, &a, &b, VIP);
     // Still one stable master after many intervals: wait for 40 more adverts received.
-    let before = c.d(0).instance("VI_1").expect("status")["stats"]["adverts_received"]
-        .as_u64()
-        .unwrap_or(0);
-    common::netns::wait_for(e2e::DEADLINE, "40 adverts at 50 ms", || {
-        c.d(0).instance("VI_1").expect("status")["stats"]["adverts_received"]
-            .as_u64()
-            .unwrap_or(0)
-            >= before + 40
-    });
+    c.d(0).hear_adverts("VI_1", 40);
     assert_eq!(
         c.d(0).state("VI_1").as_deref(),
         Some("BACKUP"),
@@ -277,15 +269,13 @@ fn v3_checksum_as_v2_on_both_sides_and_mismatched() {
     b.extra.push("v3_checksum_as_v2".into());
     elect(&mut c, &a, &b, VIP);
     // elect() starts b first: daemon 0 is b (BACKUP), daemon 1 is a (MASTER).
-    let stats = |c: &Cluster, d: usize, counter: &str| {
-        c.d(d).instance("VI_1").expect("status")["stats"][counter]
-            .as_u64()
-            .unwrap_or(0)
-    };
-    common::netns::wait_for(e2e::DEADLINE, "b hears a", || {
-        stats(&c, 0, "adverts_received") >= 5
-    });
-    assert_eq!(stats(&c, 0, "checksum_errors"), 0, "{}", c.all_logs());
+    c.d(0).hear_adverts("VI_1", 5);
+    assert_eq!(
+        c.d(0).counter("VI_1", "checksum_errors"),
+        0,
+        "{}",
+        c.all_logs()
+    );
     assert_eq!(c.d(0).state("VI_1").as_deref(), Some("BACKUP"));
 
     // b alone switches back to the RFC checksum: it no longer understands a.
@@ -293,7 +283,7 @@ fn v3_checksum_as_v2_on_both_sides_and_mismatched() {
     std::fs::write(&c.d(0).conf, conf("b", "", &[&b])).expect("rewrite b");
     c.d(0).signal(nix::sys::signal::Signal::SIGHUP);
     common::netns::wait_for(e2e::DEADLINE, "b counts checksum errors", || {
-        stats(&c, 0, "checksum_errors") >= 5
+        c.d(0).counter("VI_1", "checksum_errors") >= 5
     });
     // Deaf to a, b takes the VIP too: which is why the option must match on both sides.
     c.d(0).wait_state("VI_1", "MASTER");

@@ -202,15 +202,7 @@ fn nopreempt_on_higher_priority_node_stays_backup_after_recovery() {
     c.d(0).wait_state("VI_1", "BACKUP");
     // Give a every chance to preempt: it must hear 30 more of b's lower-priority adverts
     // (3 s at 0.1 s) and still be BACKUP.
-    let heard = |c: &Cluster| {
-        c.d(0).instance("VI_1").expect("status")["stats"]["adverts_received"]
-            .as_u64()
-            .unwrap_or(0)
-    };
-    let before = heard(&c);
-    wait_for(DEADLINE, "30 adverts heard by a", || {
-        heard(&c) >= before + 30
-    });
+    c.d(0).hear_adverts("VI_1", 30);
     assert_eq!(
         c.d(0).state("VI_1").as_deref(),
         Some("BACKUP"),

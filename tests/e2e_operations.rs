@@ -84,15 +84,7 @@ fn promote_demote_release() {
     let st = c.d(1).instance("VI_1").expect("status");
     assert_eq!(st["operator"], "promoted", "{st}");
     // Exactly one master while promoted, for a good while (30 adverts heard by a).
-    let heard = |c: &Cluster| {
-        c.d(0).instance("VI_1").expect("status")["stats"]["adverts_received"]
-            .as_u64()
-            .unwrap_or(0)
-    };
-    let before = heard(&c);
-    wait_for(DEADLINE, "30 adverts heard by a", || {
-        heard(&c) >= before + 30
-    });
+    c.d(0).hear_adverts("VI_1", 30);
     assert_eq!(
         c.d(0).state("VI_1").as_deref(),
         Some("BACKUP"),
@@ -136,15 +128,7 @@ fn three_nodes_next_highest_takes_over() {
     c.d(1).wait_state("VI_1", "MASTER");
     c.wait_addr(1, VIP, true);
     // x hears b and stays BACKUP.
-    let heard = |c: &Cluster| {
-        c.d(2).instance("VI_1").expect("status")["stats"]["adverts_received"]
-            .as_u64()
-            .unwrap_or(0)
-    };
-    let before = heard(&c);
-    wait_for(DEADLINE, "20 adverts heard by x", || {
-        heard(&c) >= before + 20
-    });
+    c.d(2).hear_adverts("VI_1", 20);
     assert_eq!(
         c.d(2).state("VI_1").as_deref(),
         Some("BACKUP"),
@@ -344,13 +328,7 @@ fn interface_recreated_under_the_master_rebinds() {
     c.wait_addr(0, VIP, true);
     c.wait_addr(1, VIP, false);
     // b hears the new eth0's adverts (a really sends on the new interface).
-    let heard = |c: &Cluster| {
-        c.d(1).instance("VI_1").expect("status")["stats"]["adverts_received"]
-            .as_u64()
-            .unwrap_or(0)
-    };
-    let before = heard(&c);
-    wait_for(DEADLINE, "b hears a again", || heard(&c) >= before + 10);
+    c.d(1).hear_adverts("VI_1", 10);
     assert_eq!(c.d(1).state("VI_1").as_deref(), Some("BACKUP"));
 }
 
@@ -467,13 +445,7 @@ fn promote_is_refused_in_fault() {
         "{out:?}"
     );
     // And the failing node does not take the VIP.
-    let heard = |c: &Cluster| {
-        c.d(0).instance("VI_1").expect("status")["stats"]["adverts_received"]
-            .as_u64()
-            .unwrap_or(0)
-    };
-    let before = heard(&c);
-    wait_for(DEADLINE, "a hears 10 adverts", || heard(&c) >= before + 10);
+    c.d(0).hear_adverts("VI_1", 10);
     assert_eq!(
         c.d(0).state("VI_1").as_deref(),
         Some("FAULT"),

@@ -218,6 +218,24 @@ impl Daemon {
             .collect()
     }
 
+    /// A statistics counter of `instance` (0 while the daemon does not answer).
+    pub fn counter(&self, instance: &str, name: &str) -> u64 {
+        self.instance(instance)
+            .and_then(|i| i["stats"][name].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// Waits until this daemon has received `n` more adverts for `instance`: protocol
+    /// time for anything that was going to happen (a preemption, a flap) to happen.
+    pub fn hear_adverts(&self, instance: &str, n: u64) {
+        let before = self.counter(instance, "adverts_received");
+        wait_for(
+            DEADLINE,
+            &format!("{}: {n} more adverts", self.name),
+            || self.counter(instance, "adverts_received") >= before + n,
+        );
+    }
+
     pub fn wait_log(&self, what: &str) {
         wait_for(DEADLINE, what, || self.log_text().contains(what));
     }
