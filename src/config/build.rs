@@ -30,7 +30,7 @@ impl Spans {
     pub fn for_file(path: &Path) -> Self {
         Spans {
             file: Loc {
-                file: path.to_path_buf(),
+                file: std::sync::Arc::from(path),
                 line: 1,
                 col: 1,
             },
@@ -523,11 +523,7 @@ impl B<'_> {
         let raw = if n.args.len() == 1 {
             first.text.clone()
         } else {
-            n.args
-                .iter()
-                .map(|t| t.raw.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
+            n.args.iter().map(Token::raw).collect::<Vec<_>>().join(" ")
         };
         self.finish_command(first, raw, None)
     }

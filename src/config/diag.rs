@@ -2,7 +2,8 @@
 //! `FILE:LINE:COL: error|warning|note: message`.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -30,11 +31,29 @@ impl fmt::Display for Severity {
 }
 
 /// A position in a source file (1-based line and column, column in chars).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize)]
+///
+/// The path is shared: every token of a file carries a `Loc`, and a copy of
+/// the path per token was most of the loader's peak memory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Loc {
-    pub file: PathBuf,
+    #[serde(serialize_with = "serialize_path")]
+    pub file: Arc<Path>,
     pub line: u32,
     pub col: u32,
+}
+
+impl Default for Loc {
+    fn default() -> Self {
+        Loc {
+            file: Arc::from(Path::new("")),
+            line: 0,
+            col: 0,
+        }
+    }
+}
+
+fn serialize_path<S: serde::Serializer>(path: &Arc<Path>, s: S) -> Result<S::Ok, S::Error> {
+    Path::serialize(path, s)
 }
 
 impl fmt::Display for Loc {
@@ -56,7 +75,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn new(loc: &Loc, severity: Severity, message: impl Into<String>) -> Self {
         Diagnostic {
-            file: loc.file.clone(),
+            file: loc.file.to_path_buf(),
             line: loc.line,
             col: loc.col,
             severity,

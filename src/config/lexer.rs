@@ -18,14 +18,21 @@ use super::diag::{Diagnostic, Loc};
 pub struct Token {
     /// The word with quotes removed and escapes resolved.
     pub text: String,
-    /// The source text of the word as written.
-    pub raw: String,
+    /// The source text of the word as written, when it differs from `text`
+    /// (only a quoted word can); see [`Token::raw`]. Not stored otherwise:
+    /// a second copy of every word doubled the loader's peak memory.
+    pub raw_if_quoted: Option<String>,
     pub loc: Loc,
     /// Whether any part of the word was in double quotes.
     pub quoted: bool,
 }
 
 impl Token {
+    /// The source text of the word as written.
+    pub fn raw(&self) -> &str {
+        self.raw_if_quoted.as_deref().unwrap_or(&self.text)
+    }
+
     /// A `{` or `}` written outside quotes.
     pub fn is_punct(&self, c: char) -> bool {
         !self.quoted && self.text.len() == 1 && self.text.starts_with(c)
@@ -50,7 +57,7 @@ pub struct Origin {
 impl Origin {
     pub fn loc(&self, offset_chars: usize) -> Loc {
         Loc {
-            file: self.file.to_path_buf(),
+            file: Arc::clone(&self.file),
             line: self.line,
             col: self.col.saturating_add(offset_chars as u32),
         }
@@ -91,7 +98,7 @@ pub fn tokenize(text: &str, origin: &Origin, diags: &mut Vec<Diagnostic>) -> Vec
         if c == '{' || c == '}' {
             tokens.push(Token {
                 text: c.to_string(),
-                raw: c.to_string(),
+                raw_if_quoted: None,
                 loc: origin.loc(i),
                 quoted: false,
             });
@@ -140,7 +147,7 @@ pub fn tokenize(text: &str, origin: &Origin, diags: &mut Vec<Diagnostic>) -> Vec
         }
         tokens.push(Token {
             text,
-            raw: chars[start..i].iter().collect(),
+            raw_if_quoted: quoted.then(|| chars[start..i].iter().collect()),
             loc: origin.loc(start),
             quoted,
         });

@@ -131,7 +131,7 @@ pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnos
         let tree = parser::parse(&lines, &mut diags);
         let (config, mut spans) = build::build(&tree, &mut diags);
         spans.file = Loc {
-            file: path.to_path_buf(),
+            file: std::sync::Arc::from(path),
             line: 1,
             col: 1,
         };

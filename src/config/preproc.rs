@@ -38,7 +38,7 @@ pub fn expand(
         max_lines,
     };
     let top = Loc {
-        file: path.to_path_buf(),
+        file: std::sync::Arc::from(path),
         line: 1,
         col: 1,
     };

@@ -12,7 +12,7 @@ pub fn read(path: &Path) -> Result<Config, Diagnostic> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::error(
             &Loc {
-                file: path.to_path_buf(),
+                file: std::sync::Arc::from(path),
                 line: 1,
                 col: 1,
             },
@@ -31,7 +31,7 @@ pub fn from_str(text: &str, path: &Path) -> Result<Config, Diagnostic> {
             .unwrap_or((1, 1));
         Diagnostic::error(
             &Loc {
-                file: path.to_path_buf(),
+                file: std::sync::Arc::from(path),
                 line: line.max(1),
                 col: col.max(1),
             },
