@@ -128,7 +128,7 @@ pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnos
             opts.max_lines.unwrap_or(preproc::MAX_LINES),
             &mut diags,
         );
-        let tree = parser::parse(&lines, &mut diags);
+        let tree = parser::parse_owned(lines, &mut diags);
         let (config, mut spans) = build::build(&tree, &mut diags);
         spans.file = Loc {
             file: std::sync::Arc::from(path),

@@ -6,6 +6,8 @@
 //! A `}` without a block is an error at the `}`; a block never closed is an
 //! error at the line that opened it. Nothing here knows keyword meanings.
 
+use std::collections::VecDeque;
+
 use super::diag::{Diagnostic, Loc};
 use super::lexer::{Line, Token};
 
@@ -44,63 +46,70 @@ struct Open {
 
 /// Parse lines into top-level nodes, reporting brace problems.
 pub fn parse(lines: &[Line], diags: &mut Vec<Diagnostic>) -> Vec<Node> {
+    parse_owned(lines.to_vec(), diags)
+}
+
+/// [`parse`], consuming the lines.
+///
+/// The lines are consumed as they are parsed: tokens move into the tree
+/// instead of being copied, so the token list and the tree never both exist
+/// in full (for a large file that was the loader's peak memory).
+pub fn parse_owned(lines: Vec<Line>, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
     let mut top: Vec<Node> = Vec::new();
     let mut stack: Vec<Open> = Vec::new();
-    let mut li = 0;
-    let mut toks: &[Token] = &[];
-    let mut i = 0;
+    let mut lines = lines.into_iter().peekable();
+    let mut toks: VecDeque<Token> = VecDeque::new();
     loop {
-        if i >= toks.len() {
-            if li >= lines.len() {
-                break;
+        let Some(t) = toks.pop_front() else {
+            match lines.next() {
+                Some(line) => {
+                    toks = VecDeque::from(line.tokens);
+                    continue;
+                }
+                None => break,
             }
-            toks = &lines[li].tokens;
-            li += 1;
-            i = 0;
-            continue;
-        }
-        let t = &toks[i];
+        };
         if t.is_punct('}') {
-            close(&mut stack, &mut top, t, diags);
-            i += 1;
+            close(&mut stack, &mut top, &t, diags);
             continue;
         }
         if t.is_punct('{') {
             // A `{` with no keyword before it (an anonymous block).
             diags.push(Diagnostic::error(&t.loc, "'{' without a keyword before it"));
+            let brace = t.loc.clone();
             stack.push(Open {
                 node: Node {
-                    keyword: t.clone(),
+                    keyword: t,
                     args: Vec::new(),
                     children: Some(Vec::new()),
                     close: None,
                 },
-                brace: t.loc.clone(),
+                brace,
             });
-            i += 1;
             continue;
         }
-        let keyword = t.clone();
+        let keyword = t;
         let mut args = Vec::new();
-        i += 1;
-        while i < toks.len() && !toks[i].is_punct('{') && !toks[i].is_punct('}') {
-            args.push(toks[i].clone());
-            i += 1;
+        while toks
+            .front()
+            .is_some_and(|t| !t.is_punct('{') && !t.is_punct('}'))
+        {
+            args.extend(toks.pop_front());
         }
         let mut brace = None;
-        if i < toks.len() && toks[i].is_punct('{') {
-            brace = Some(toks[i].loc.clone());
-            i += 1;
-        } else if i == toks.len()
-            && li < lines.len()
-            && lines[li].tokens.first().is_some_and(|t| t.is_punct('{'))
+        if toks.front().is_some_and(|t| t.is_punct('{')) {
+            brace = toks.pop_front().map(|t| t.loc);
+        } else if toks.is_empty()
+            && lines
+                .peek()
+                .is_some_and(|l| l.tokens.first().is_some_and(|t| t.is_punct('{')))
         {
             // `{` alone at the start of the next line opens this block;
             // whatever follows it on that line is inside.
-            toks = &lines[li].tokens;
-            li += 1;
-            brace = Some(toks[0].loc.clone());
-            i = 1;
+            if let Some(line) = lines.next() {
+                toks = VecDeque::from(line.tokens);
+                brace = toks.pop_front().map(|t| t.loc);
+            }
         }
         let node = Node {
             keyword,
@@ -199,13 +208,13 @@ mod tests {
     #[test]
     fn golden_trees() {
         let mut d = Vec::new();
-        let t = parse(
-            &lines("a 1 {\n b\n c { x y }\n}\nd\n{\n e\n}\nf { g } h"),
+        let t = parse_owned(
+            lines("a 1 {\n b\n c { x y }\n}\nd\n{\n e\n}\nf { g } h"),
             &mut d,
         );
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(show(&t), "a 1{b;c{x y}};d{e};f{g};h");
-        let t = parse(&lines("vi {\n{ q }\n}"), &mut d);
+        let t = parse_owned(lines("vi {\n{ q }\n}"), &mut d);
         assert_eq!(show(&t), "vi{{{q}}");
         assert_eq!(d.len(), 1);
     }
@@ -213,11 +222,11 @@ mod tests {
     #[test]
     fn unclosed_block_points_at_its_opening_line() {
         let mut d = Vec::new();
-        parse(&lines("x {\n  y {\n  }\n"), &mut d);
+        parse_owned(lines("x {\n  y {\n  }\n"), &mut d);
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].line, d[0].col), (1, 1));
         let mut d = Vec::new();
-        parse(&lines("x\n}\n"), &mut d);
+        parse_owned(lines("x\n}\n"), &mut d);
         assert_eq!((d[0].line, d[0].col), (2, 1));
     }
 }
