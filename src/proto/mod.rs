@@ -229,6 +229,3 @@ pub struct Stats {
     pub source_errors: u64,
     pub became_master: u64,
 }
-
-#[cfg(test)]
-mod tests;

@@ -76,7 +76,7 @@ mod tests {
 
     #[test]
     fn next_is_the_minimum_and_only_due_timers_fire() {
-        let t0 = Instant::now();
+        let t0 = crate::test_clock::origin();
         let mut table = TimerTable::default();
         assert_eq!(table.next(), None);
         table.set(Timer::MasterDown, t0 + Duration::from_millis(30));

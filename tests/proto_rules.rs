@@ -1,11 +1,14 @@
-//! Unit tests of the protocol rules, one (or a few) per rule, driven through [`Node`].
+//! The protocol rules, one test (or a few) per rule, driven through `proto::Node` with
+//! virtual time: the test is the driver, so it is the one that reads the clock (once,
+//! for a starting instant); `src/proto` never does.
 
 #![allow(clippy::unwrap_used)] // tests: a None here is a failed test
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use super::*;
+use baton::proto::*;
+use baton::wire::{Advert, Auth, Centis, ChecksumMode, Version};
 
 const V0: InstanceId = InstanceId(0);
 const V1: InstanceId = InstanceId(1);
@@ -74,6 +77,7 @@ fn kinds(actions: &[Action]) -> Vec<String> {
             Action::GroupTransition { to, .. } => format!("group:{to:?}"),
             Action::UpdateAddresses { .. } => "update".into(),
             Action::Removed { .. } => "removed".into(),
+            other => format!("{other:?}"),
         })
         .collect()
 }
