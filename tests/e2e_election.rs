@@ -149,18 +149,8 @@ fn advert_int_50ms_v3_elects_and_holds() {
     elect(&mut c, &a, &b, VIP);
     // Still one stable master after many intervals: wait for 40 more adverts received.
     c.d(0).hear_adverts("VI_1", 40);
-    assert_eq!(
-        c.d(0).state("VI_1").as_deref(),
-        Some("BACKUP"),
-        "{}",
-        c.all_logs()
-    );
-    assert_eq!(
-        c.d(1).state("VI_1").as_deref(),
-        Some("MASTER"),
-        "{}",
-        c.all_logs()
-    );
+    c.assert_state(0, "VI_1", "BACKUP");
+    c.assert_state(1, "VI_1", "MASTER");
     let flaps = c.d(0).transitions("VI_1").len() + c.d(1).transitions("VI_1").len();
     eprintln!("transitions at 50 ms: {flaps}");
 }

@@ -203,18 +203,8 @@ fn nopreempt_on_higher_priority_node_stays_backup_after_recovery() {
     // Give a every chance to preempt: it must hear 30 more of b's lower-priority adverts
     // (3 s at 0.1 s) and still be BACKUP.
     c.d(0).hear_adverts("VI_1", 30);
-    assert_eq!(
-        c.d(0).state("VI_1").as_deref(),
-        Some("BACKUP"),
-        "{}",
-        c.all_logs()
-    );
-    assert_eq!(
-        c.d(1).state("VI_1").as_deref(),
-        Some("MASTER"),
-        "{}",
-        c.all_logs()
-    );
+    c.assert_state(0, "VI_1", "BACKUP");
+    c.assert_state(1, "VI_1", "MASTER");
     assert!(c.has_addr(1, VIP) && !c.has_addr(0, VIP));
     let a = c.d(0).instance("VI_1").expect("status");
     assert_eq!(

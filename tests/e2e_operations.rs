@@ -85,18 +85,8 @@ fn promote_demote_release() {
     assert_eq!(st["operator"], "promoted", "{st}");
     // Exactly one master while promoted, for a good while (30 adverts heard by a).
     c.d(0).hear_adverts("VI_1", 30);
-    assert_eq!(
-        c.d(0).state("VI_1").as_deref(),
-        Some("BACKUP"),
-        "{}",
-        c.all_logs()
-    );
-    assert_eq!(
-        c.d(1).state("VI_1").as_deref(),
-        Some("MASTER"),
-        "{}",
-        c.all_logs()
-    );
+    c.assert_state(0, "VI_1", "BACKUP");
+    c.assert_state(1, "VI_1", "MASTER");
 
     // Release: normal rules again, so a (150) preempts.
     operator(&c, 1, "release");
@@ -129,12 +119,7 @@ fn three_nodes_next_highest_takes_over() {
     c.wait_addr(1, VIP, true);
     // x hears b and stays BACKUP.
     c.d(2).hear_adverts("VI_1", 20);
-    assert_eq!(
-        c.d(2).state("VI_1").as_deref(),
-        Some("BACKUP"),
-        "{}",
-        c.all_logs()
-    );
+    c.assert_state(2, "VI_1", "BACKUP");
     assert!(!c.has_addr(2, VIP));
     assert_eq!(
         c.d(2).instance("VI_1").expect("status")["master"],
@@ -446,12 +431,7 @@ fn promote_is_refused_in_fault() {
     );
     // And the failing node does not take the VIP.
     c.d(0).hear_adverts("VI_1", 10);
-    assert_eq!(
-        c.d(0).state("VI_1").as_deref(),
-        Some("FAULT"),
-        "{}",
-        c.all_logs()
-    );
+    c.assert_state(0, "VI_1", "FAULT");
     assert!(!c.has_addr(0, VIP));
     assert!(c.has_addr(1, VIP));
 }

@@ -177,20 +177,7 @@ fn reload_lowering_priority_hands_over() {
 
 #[test]
 fn reload_changing_a_check_script_keeps_the_master() {
-    let mut c = Cluster::new("e2e_reload_check", 2);
-    let ok = c.path("ok");
-    std::fs::write(&ok, "").expect("touch");
-    let mut a = Inst::new(150, "BACKUP").hooks(&c, "a");
-    a.track_scripts = vec!["chk".into()];
-    let b = Inst::new(100, "BACKUP").hooks(&c, "b");
-    c.start(
-        "a",
-        0,
-        &conf("a", &e2e::file_check("chk", &ok, "0.1", ""), &[&a]),
-    );
-    c.d(0).wait_state("VI_1", "MASTER");
-    c.start("b", 1, &conf("b", "", &[&b]));
-    c.d(1).wait_state("VI_1", "BACKUP");
+    let (c, a, ok) = checked_pair("e2e_reload_check");
     c.wait_hook("a", &["notify", "INSTANCE", "VI_1", "MASTER", "150"]);
     c.wait_hook("b", &["notify", "INSTANCE", "VI_1", "BACKUP", "100"]);
     let hooks = c.hooks();
@@ -219,8 +206,9 @@ fn reload_changing_a_check_script_keeps_the_master() {
     assert_eq!(c.d(0).state("VI_1").as_deref(), Some("MASTER"));
 }
 
-/// a (150, check on file `ok`) and b (100); the check fails so a is FAULT, b MASTER.
-fn faulted(test: &str) -> (Cluster, Inst) {
+/// a (150, check on file `ok`, which exists) is MASTER and b (100) BACKUP, both with
+/// logging hooks. Returns the cluster, a's instance and the check file.
+fn checked_pair(test: &str) -> (Cluster, Inst, std::path::PathBuf) {
     let mut c = Cluster::new(test, 2);
     let ok = c.path("ok");
     std::fs::write(&ok, "").expect("touch");
@@ -235,6 +223,12 @@ fn faulted(test: &str) -> (Cluster, Inst) {
     c.d(0).wait_state("VI_1", "MASTER");
     c.start("b", 1, &conf("b", "", &[&b]));
     c.d(1).wait_state("VI_1", "BACKUP");
+    (c, a, ok)
+}
+
+/// a (150, check on file `ok`) and b (100); the check fails so a is FAULT, b MASTER.
+fn faulted(test: &str) -> (Cluster, Inst) {
+    let (c, a, ok) = checked_pair(test);
     std::fs::remove_file(&ok).expect("rm");
     c.d(0).wait_state("VI_1", "FAULT");
     c.d(1).wait_state("VI_1", "MASTER");

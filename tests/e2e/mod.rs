@@ -403,6 +403,16 @@ impl Cluster {
     }
 
     /// Is `addr` on eth0 of TestNet node `node`?
+    /// Daemon `d` reports `instance` in `state` right now (the logs in the failure).
+    pub fn assert_state(&self, d: usize, instance: &str, state: &str) {
+        assert_eq!(
+            self.d(d).state(instance).as_deref(),
+            Some(state),
+            "{}",
+            self.all_logs()
+        );
+    }
+
     pub fn has_addr(&self, node: usize, addr: &str) -> bool {
         let n = self.net.node(node);
         self.net.find_addr(&n.ns, &n.ifname, addr).is_some()
