@@ -9,6 +9,7 @@
 //! This module depends on nothing else in the crate and does no async I/O;
 //! it reads files with `std::fs` and `/sys/class/net` for the interface check.
 
+pub mod baton;
 pub mod build;
 pub mod check;
 pub mod diag;

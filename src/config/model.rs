@@ -56,6 +56,9 @@ pub struct Config {
     /// `static_rules { ... }`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub static_rules: Vec<Rule>,
+    /// baton's own settings, from its own file (not keepalived.conf); see [`super::baton`].
+    #[serde(skip_serializing_if = "super::baton::BatonConf::is_empty")]
+    pub baton: super::baton::BatonConf,
 }
 
 impl Config {

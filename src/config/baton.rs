@@ -1,0 +1,140 @@
+//! baton's own settings: what keepalived.conf has no keyword for.
+//!
+//! keepalived 2.2.7 `-t` exits 5 on any keyword it does not know, so one baton keyword in
+//! keepalived.conf would break a rollback to keepalived or a keepalived-side config check.
+//! baton's settings therefore live in a file of their own, `/etc/baton/baton.conf` by
+//! default (`--baton-conf FILE`), written in the same block syntax and read by the same
+//! lexer and parser, with the same `file:line:col` diagnostics. No file: every setting
+//! has its default and baton behaves as it did before the file existed.
+//!
+//! The file refers to keepalived.conf's instances by name:
+//!
+//! ```text
+//! global {
+//!     notify_timeout 30              # seconds a notify hook may run before it is killed
+//!     notify_obsolete_grace 2        # seconds an obsolete hook keeps running before it is killed
+//!     unicast_accept_any_source no   # unicast: accept adverts only from unicast_peer
+//! }
+//! instance VI_1 {
+//!     notify_timeout 10
+//! }
+//! ```
+//!
+//! A setting under `instance NAME` overrides the one under `global` for that instance.
+//! This module holds the typed model and its defaults.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The default path of baton's own file.
+pub const DEFAULT_BATON_CONF: &str = "/etc/baton/baton.conf";
+
+/// Default time a notify hook may run before it is killed with its process group.
+pub const NOTIFY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+/// Default time a hook that a newer transition has made obsolete may keep running.
+pub const NOTIFY_OBSOLETE_GRACE_DEFAULT: Duration = Duration::from_secs(2);
+
+/// Settings that can be given globally and per instance. `None`: not written.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// How long a notify hook may run before its process group is killed.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "super::model::opt_secs"
+    )]
+    pub notify_timeout: Option<Duration>,
+    /// How long a still-running hook may go on once a newer transition of its instance
+    /// has made it obsolete, before its process group is killed and the queue moves on.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "super::model::opt_secs"
+    )]
+    pub notify_obsolete_grace: Option<Duration>,
+    /// Unicast instances: accept adverts from sources not in `unicast_peer`
+    /// (keepalived's behaviour without `check_unicast_src`). baton's default is no.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unicast_accept_any_source: Option<bool>,
+}
+
+impl Settings {
+    pub fn is_empty(&self) -> bool {
+        *self == Settings::default()
+    }
+}
+
+/// The whole of baton's own file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatonConf {
+    /// `global { ... }`.
+    #[serde(skip_serializing_if = "Settings::is_empty")]
+    pub global: Settings,
+    /// `instance NAME { ... }`, by instance name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub instances: BTreeMap<String, Settings>,
+}
+
+impl BatonConf {
+    pub fn is_empty(&self) -> bool {
+        self.global.is_empty() && self.instances.is_empty()
+    }
+
+    /// The first value written for `instance`, then globally.
+    fn pick<T: Copy>(
+        &self,
+        instance: Option<&str>,
+        get: impl Fn(&Settings) -> Option<T>,
+    ) -> Option<T> {
+        instance
+            .and_then(|name| self.instances.get(name))
+            .and_then(&get)
+            .or_else(|| get(&self.global))
+    }
+
+    /// Notify timeout for an instance (`None`: a sync group or global hook).
+    pub fn notify_timeout(&self, instance: Option<&str>) -> Duration {
+        self.pick(instance, |s| s.notify_timeout)
+            .unwrap_or(NOTIFY_TIMEOUT_DEFAULT)
+    }
+
+    /// Grace for an obsolete hook of an instance (`None`: a sync group or global hook).
+    pub fn notify_obsolete_grace(&self, instance: Option<&str>) -> Duration {
+        self.pick(instance, |s| s.notify_obsolete_grace)
+            .unwrap_or(NOTIFY_OBSOLETE_GRACE_DEFAULT)
+    }
+
+    /// Whether a unicast instance accepts adverts from sources outside its peers.
+    pub fn unicast_accept_any_source(&self, instance: &str) -> bool {
+        self.pick(Some(instance), |s| s.unicast_accept_any_source)
+            .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_settings_override_global_ones_and_defaults_fill_the_rest() {
+        let mut conf = BatonConf::default();
+        assert_eq!(conf.notify_timeout(Some("VI_1")), NOTIFY_TIMEOUT_DEFAULT);
+        assert!(!conf.unicast_accept_any_source("VI_1"));
+        conf.global.notify_timeout = Some(Duration::from_secs(5));
+        conf.instances.insert(
+            "VI_1".into(),
+            Settings {
+                notify_timeout: Some(Duration::from_secs(1)),
+                unicast_accept_any_source: Some(true),
+                ..Settings::default()
+            },
+        );
+        assert_eq!(conf.notify_timeout(Some("VI_1")), Duration::from_secs(1));
+        assert_eq!(conf.notify_timeout(Some("VI_2")), Duration::from_secs(5));
+        assert_eq!(conf.notify_timeout(None), Duration::from_secs(5));
+        assert!(conf.unicast_accept_any_source("VI_1"));
+        assert!(!conf.unicast_accept_any_source("VI_2"));
+    }
+}
