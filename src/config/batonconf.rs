@@ -409,3 +409,29 @@ pub fn write_man_page(w: &mut dyn std::io::Write, version: &str) -> std::io::Res
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn man_page_lists_every_block_and_setting_with_its_default() {
+        let mut page = Vec::new();
+        write_man_page(&mut page, "1.2.3").unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.starts_with(".TH BATON.CONF 5"), "{page}");
+        for b in BLOCKS {
+            assert!(page.contains(&format!(".B {}", b.usage)), "{}", b.name);
+        }
+        for s in SETTINGS {
+            let name = s.name.replace('-', "\\-");
+            assert!(page.contains(&format!("\\fB{name}\\fR")), "{}", s.name);
+            assert!(
+                page.contains(&format!("Default: {}.", s.default)),
+                "{}",
+                s.name
+            );
+        }
+    }
+}
