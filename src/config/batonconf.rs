@@ -386,7 +386,7 @@ pub fn write_man_page(w: &mut dyn std::io::Write, version: &str) -> std::io::Res
         writeln!(w, ".TP\n\\fB{}\\fR {}", esc(s.name), esc(&value))?;
         writeln!(w, "{} Default: {}.", esc(s.doc), esc(s.default))?;
     }
-    writeln!(w, ".SH EXAMPLE\n.EX\n{}\n.EE", esc(MAN_EXAMPLE))?;
+    writeln!(w, ".SH EXAMPLE\n.EX\n{}\n.EE\n.PP", esc(MAN_EXAMPLE))?;
     writeln!(
         w,
         "VI_1 gets a 5.5 second notify timeout and accepts adverts from any source; every other instance gets 60 seconds and, for unicast, adverts only from its peers; the obsolete-hook grace is 2 seconds everywhere."
