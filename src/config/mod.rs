@@ -1,8 +1,8 @@
 //! config: keepalived.conf (or its YAML form) into a validated, typed model.
 //!
 //! Pipeline: [`lexer`] (lines of tokens with file:line:col) → [`preproc`]
-//! (include, `@id` conditionals, `$NAME` definitions, `~SEQ`/`~LST`) →
-//! [`parser`] (a tree of keyword blocks) → [`build`] (the typed [`model`])
+//! (include, whose files and checks are [`include`]'s, `@id` conditionals,
+//! `$NAME` definitions, `~SEQ`/`~LST`) → [`parser`] (a tree of keyword blocks) → [`build`] (the typed [`model`])
 //! → [`validate`] (cross-checks). Every stage records problems as
 //! [`Diagnostic`]s and keeps going, so one run reports everything.
 //!
@@ -13,6 +13,7 @@ pub mod baton;
 pub mod build;
 pub mod check;
 pub mod diag;
+pub mod include;
 pub mod keywords;
 pub mod lexer;
 pub mod model;
