@@ -195,3 +195,135 @@ fn an_included_file_that_is_found_is_read() {
         assert_eq!(names, vec!["real"], "{variant}");
     }
 }
+
+// ---- the same vrrp_script twice -------------------------------------------
+
+#[test]
+fn a_vrrp_script_defined_twice_keeps_the_first_definition_with_a_warning() {
+    let text = format!(
+        "vrrp_script chk {{
+    script \"/bin/true first\"
+    interval 3
+    weight 10
+}}
+vrrp_script chk {{
+    script \"/bin/false second\"
+    interval 7
+    weight -20
+}}
+{INSTANCE_HEAD}    track_script {{
+        chk
+    }}
+}}
+"
+    );
+    let (c, d) = load_text(&text);
+    assert!(errors(&d).is_empty(), "{d:#?}");
+    assert_eq!(
+        one(&d, "vrrp_script 'chk' is defined again"),
+        (Severity::Warning, 6, 13)
+    );
+    assert!(one_msg(&d, "defined again").contains("at line 1 is used"));
+    assert_eq!(c.vrrp_scripts.len(), 1);
+    let s = &c.vrrp_scripts[0];
+    assert_eq!(s.script.as_ref().unwrap().argv, vec!["/bin/true", "first"]);
+    assert_eq!((s.interval.as_secs(), s.weight), (3, 10));
+}
+
+fn one_msg(diags: &[Diagnostic], needle: &str) -> String {
+    one(diags, needle);
+    diags
+        .iter()
+        .find(|d| d.message.contains(needle))
+        .map(|d| d.message.clone())
+        .unwrap()
+}
+
+// ---- unicast addresses written with a prefix ------------------------------
+
+#[test]
+fn unicast_addresses_with_a_prefix_use_the_address_and_warn() {
+    let text = format!(
+        "{INSTANCE_HEAD}    unicast_src_ip 192.168.0.90/24
+    unicast_peer {{
+        192.168.0.91/24
+        192.168.0.92/16 min_ttl 1
+        192.168.0.93
+    }}
+}}
+"
+    );
+    let (c, d) = load_text(&text);
+    assert!(errors(&d).is_empty(), "{d:#?}");
+    let i = &c.instances[0];
+    assert_eq!(i.unicast_src_ip, Some(ip("192.168.0.90")));
+    let peers: Vec<_> = i.unicast_peers.iter().map(|p| p.address).collect();
+    assert_eq!(
+        peers,
+        vec![ip("192.168.0.91"), ip("192.168.0.92"), ip("192.168.0.93")]
+    );
+    assert_eq!(i.unicast_peers[1].min_ttl, Some(1));
+    let warned: Vec<_> = d
+        .iter()
+        .filter(|d| d.message.contains("prefix"))
+        .map(|d| (d.severity, d.line, d.col))
+        .collect();
+    assert_eq!(
+        warned,
+        vec![
+            (Severity::Warning, 8, 20),
+            (Severity::Warning, 10, 9),
+            (Severity::Warning, 11, 9),
+        ]
+    );
+    assert!(one_msg(&d, "unicast_src_ip: the prefix /24").contains("192.168.0.90"));
+}
+
+#[test]
+fn a_unicast_address_that_is_not_an_address_before_the_slash_is_still_an_error() {
+    let text = format!("{INSTANCE_HEAD}    unicast_src_ip 192.168.0.300/24\n}}\n");
+    let (_, d) = load_text(&text);
+    assert_eq!(one(&d, "invalid address"), (Severity::Error, 8, 20));
+}
+
+// ---- default routes -------------------------------------------------------
+
+#[test]
+fn a_default_route_takes_its_family_from_the_gateway() {
+    let text = format!(
+        "{INSTANCE_HEAD}    virtual_routes {{
+        default via inet6 2001:db8::1 dev eth1
+        default via 192.168.0.1 dev eth1
+        to default via inet6 2001:db8::2 dev eth1
+        any via 192.168.0.2 dev eth1
+        all via inet 192.168.0.3 dev eth1
+        default dev eth1
+    }}
+}}
+"
+    );
+    let (c, d) = load_text(&text);
+    assert!(errors(&d).is_empty(), "{d:#?}");
+    let got: Vec<String> = c.instances[0]
+        .virtual_routes
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{} via {:?} options {:?}",
+                r.to.address, r.to.len, r.via, r.options
+            )
+        })
+        .collect();
+    let none: Vec<String> = Vec::new();
+    assert_eq!(
+        got,
+        vec![
+            format!("::/0 via Some(2001:db8::1) options {none:?}"),
+            format!("0.0.0.0/0 via Some(192.168.0.1) options {none:?}"),
+            format!("::/0 via Some(2001:db8::2) options {none:?}"),
+            format!("0.0.0.0/0 via Some(192.168.0.2) options {none:?}"),
+            format!("0.0.0.0/0 via Some(192.168.0.3) options {none:?}"),
+            format!("0.0.0.0/0 via None options {none:?}"),
+        ]
+    );
+}

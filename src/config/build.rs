@@ -228,7 +228,7 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
             "vrrp_script" => {
                 if let Some(s) = b.vrrp_script(n) {
                     if !fresh("vrrp_script", &s.name) {
-                        b.dup(n, "vrrp_script", &s.name);
+                        b.script_again(n, &s.name);
                     } else {
                         c.vrrp_scripts.push(s);
                     }
@@ -334,6 +334,24 @@ impl B<'_> {
     fn dup(&mut self, n: &Node, what: &str, name: &str) {
         let loc = n.args.first().map(|t| &t.loc).unwrap_or(n.loc()).clone();
         self.err(&loc, format!("duplicate {what} '{name}'"));
+    }
+
+    /// A second `vrrp_script` of the same name: keepalived runs with it,
+    /// and every lookup by name finds the first, so baton keeps the first.
+    fn script_again(&mut self, n: &Node, name: &str) {
+        let loc = n.args.first().map(|t| &t.loc).unwrap_or(n.loc()).clone();
+        let first = self.spans.at(&[&key(&["s", name])]);
+        let first = if first.file == loc.file {
+            format!("line {}", first.line)
+        } else {
+            format!("{}:{}", first.file.display(), first.line)
+        };
+        self.warn(
+            &loc,
+            format!(
+                "vrrp_script '{name}' is defined again; the definition at {first} is used and this one is ignored, as keepalived does"
+            ),
+        );
     }
 
     fn expect_block(&mut self, n: &Node) {
@@ -465,6 +483,26 @@ impl B<'_> {
     fn ip(&mut self, n: &Node) -> Option<IpAddr> {
         let t = self.arg(n, 0)?;
         self.ip_tok(t)
+    }
+
+    /// A host address where keepalived also takes `ADDR/anything`: it
+    /// reads up to the `/` and drops the rest, so baton does too, and says so.
+    fn host_ip_tok(&mut self, what: &str, t: &Token) -> Option<IpAddr> {
+        let Some((addr, suffix)) = t.text.split_once('/') else {
+            return self.ip_tok(t);
+        };
+        match addr.parse::<IpAddr>() {
+            Ok(a) => {
+                self.warn(
+                    &t.loc,
+                    format!(
+                        "{what}: the prefix /{suffix} after {a} is ignored (a unicast address is one host; keepalived ignores it too)"
+                    ),
+                );
+                Some(a)
+            }
+            Err(_) => self.ip_tok(t),
+        }
     }
 
     fn prefix_tok(&mut self, t: &Token) -> Option<Prefix> {
@@ -1018,12 +1056,14 @@ impl B<'_> {
                     self.no_block(s);
                     v.accept = Some(false);
                 }
-                "unicast_src_ip" => v.unicast_src_ip = self.ip(s),
+                "unicast_src_ip" => {
+                    v.unicast_src_ip = self.arg(s, 0).and_then(|t| self.host_ip_tok(s.name(), t))
+                }
                 "unicast_peer" => {
                     self.expect_block(s);
                     for (idx, e) in s.body().iter().enumerate() {
                         self.spans.set(format!("{base}/peer/{idx}"), e.loc());
-                        let Some(address) = self.ip_tok(&e.keyword) else {
+                        let Some(address) = self.host_ip_tok(s.name(), &e.keyword) else {
                             continue;
                         };
                         let mut p = UnicastPeer {
@@ -1290,6 +1330,7 @@ impl B<'_> {
                 options: Vec::new(),
             };
             let mut have_to = false;
+            let mut default_to = false;
             let mut ok = true;
             let mut i = 0;
             while i < words.len() {
@@ -1309,6 +1350,12 @@ impl B<'_> {
                             "prohibit" => RouteType::Prohibit,
                             _ => RouteType::Throw,
                         };
+                    }
+                    // The default route: its family is the gateway's
+                    // (keepalived makes `default via inet6 X` ::/0).
+                    "default" | "any" | "all" if !have_to => {
+                        have_to = true;
+                        default_to = true;
                     }
                     "no_track" => r.no_track = true,
                     "onlink" | "pervasive" => r.options.push(w.to_string()),
@@ -1338,6 +1385,10 @@ impl B<'_> {
                             "or" => {
                                 self.warn(&t.loc, "'or' for routes is deprecated; use 'nexthop'");
                                 r.or_via = self.ip_tok(v);
+                            }
+                            "to" if matches!(v.text.as_str(), "default" | "any" | "all") => {
+                                have_to = true;
+                                default_to = true;
                             }
                             "to" => match self.prefix_tok(v) {
                                 Some(p) => {
@@ -1373,6 +1424,12 @@ impl B<'_> {
                             None => r.options.push(w.to_string()),
                         }
                     }
+                }
+            }
+            if default_to {
+                let v6 = [r.via, r.or_via, r.src].into_iter().flatten().next();
+                if let Some(IpAddr::V6(_)) = v6 {
+                    r.to.address = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
                 }
             }
             if !have_to && ok {
