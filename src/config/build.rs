@@ -207,9 +207,12 @@ pub const IGNORED_INSTANCE: &[&str] = &[
 
 /// Build the model, reporting problems; returns the spans for validation.
 pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
+    let mut one_line = Default::default();
+    one_line_statements(tree, &mut one_line);
     let mut b = B {
         diags,
         spans: Spans::default(),
+        one_line,
     };
     if let Some(first) = tree.first() {
         b.spans.file = Loc {
@@ -293,6 +296,20 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
 struct B<'d> {
     diags: &'d mut Vec<Diagnostic>,
     spans: Spans,
+    /// Statements written on the same line as their block's keyword
+    /// (`authentication { auth_type PASS ... }`), to explain dropped words.
+    one_line: std::collections::HashSet<Loc>,
+}
+
+fn one_line_statements(nodes: &[Node], out: &mut std::collections::HashSet<Loc>) {
+    for n in nodes {
+        for c in n.body() {
+            if c.loc().line == n.loc().line && c.loc().file == n.loc().file {
+                out.insert(c.loc().clone());
+            }
+        }
+        one_line_statements(n.body(), out);
+    }
 }
 
 fn key(parts: &[&str]) -> String {
@@ -354,6 +371,25 @@ impl B<'_> {
         );
     }
 
+    /// An unknown word on an address line, which keepalived logs and skips.
+    /// An address there is most often the next line of a block written on
+    /// one line, which keepalived never reads as an address.
+    fn ignored_word(&mut self, line: &Node, t: &Token, what: &str) {
+        let msg = if parse_prefix(t.text.split('/').next().unwrap_or("")).is_some() {
+            format!(
+                "'{}' is read as an option of {} and ignored, as keepalived does: it takes one address per line, and a block written on one line is one line",
+                t.text,
+                line.name()
+            )
+        } else {
+            format!(
+                "unknown {what} '{}' ignored (keepalived ignores it too)",
+                t.text
+            )
+        };
+        self.warn(&t.loc, msg);
+    }
+
     fn expect_block(&mut self, n: &Node) {
         if !n.is_block() {
             self.err(n.loc(), format!("'{}' needs a {{ ... }} block", n.name()));
@@ -391,7 +427,36 @@ impl B<'_> {
     }
 
     fn string(&mut self, n: &Node) -> Option<String> {
-        self.arg(n, 0).map(|t| t.text.clone())
+        let v = self.arg(n, 0).map(|t| t.text.clone());
+        self.unread(n, 1);
+        v
+    }
+
+    /// Words after what keepalived reads of a line: it takes the values it
+    /// needs and drops the rest without a word. They are usually a block
+    /// written on one line (`authentication { auth_type PASS auth_pass x }`
+    /// is one line to keepalived, so `auth_pass x` is part of `auth_type`).
+    fn unread(&mut self, n: &Node, used: usize) {
+        let Some(first) = n.args.get(used) else {
+            return;
+        };
+        let rest: Vec<&str> = n.args[used..].iter().map(Token::raw).collect();
+        let rest = rest.join(" ");
+        let why = if self.same_line_as_brace(n) {
+            "keepalived reads a block written on one line as a single line, so the first keyword takes the rest; put each keyword on its own line"
+        } else {
+            "keepalived ignores it too"
+        };
+        self.warn(
+            &first.loc,
+            format!("'{rest}' after '{}' is ignored: {why}", n.name()),
+        );
+    }
+
+    /// Whether `n` was written after a `{` on its own line (the first
+    /// statement of a one-line block).
+    fn same_line_as_brace(&self, n: &Node) -> bool {
+        self.one_line.contains(n.loc())
     }
 
     fn int_tok(&mut self, what: &str, t: &Token, min: i64, max: i64) -> Option<i64> {
@@ -415,6 +480,12 @@ impl B<'_> {
     }
 
     fn int(&mut self, n: &Node, min: i64, max: i64) -> Option<i64> {
+        self.unread(n, 1);
+        self.int_first(n, min, max)
+    }
+
+    /// The first value of `n` as a number; later words are the caller's.
+    fn int_first(&mut self, n: &Node, min: i64, max: i64) -> Option<i64> {
         let t = self.arg(n, 0)?;
         self.int_tok(n.name(), t, min, max)
     }
@@ -443,6 +514,7 @@ impl B<'_> {
     }
 
     fn secs(&mut self, n: &Node, min: f64, max: f64) -> Option<Duration> {
+        self.unread(n, 1);
         let t = self.arg(n, 0)?;
         self.secs_tok(n.name(), t, min, max)
     }
@@ -481,6 +553,7 @@ impl B<'_> {
     }
 
     fn ip(&mut self, n: &Node) -> Option<IpAddr> {
+        self.unread(n, 1);
         let t = self.arg(n, 0)?;
         self.ip_tok(t)
     }
@@ -550,20 +623,28 @@ impl B<'_> {
         self.finish_command(first, first.text.clone(), run_as)
     }
 
-    /// A `script` line of a vrrp_script: every word is part of the command
-    /// (the user is a separate `user` keyword there).
+    /// A `script` line of a vrrp_script: keepalived runs its first word
+    /// only (a quoted word may hold a whole command line), so baton does.
     fn script_command(&mut self, n: &Node) -> Option<Command> {
         self.no_block(n);
         let Some(first) = n.args.first() else {
             self.err(n.loc(), format!("'{}' needs a command", n.name()));
             return None;
         };
-        let raw = if n.args.len() == 1 {
-            first.text.clone()
+        if n.args.len() > 1 && !self.same_line_as_brace(n) {
+            let rest: Vec<&str> = n.args[1..].iter().map(Token::raw).collect();
+            self.warn(
+                &n.args[1].loc,
+                format!(
+                    "'{}' after the command is ignored: keepalived runs only '{}'; quote the whole command to pass arguments",
+                    rest.join(" "),
+                    first.text
+                ),
+            );
         } else {
-            n.args.iter().map(Token::raw).collect::<Vec<_>>().join(" ")
-        };
-        self.finish_command(first, raw, None)
+            self.unread(n, 1);
+        }
+        self.finish_command(first, first.text.clone(), None)
     }
 
     fn finish_command(
@@ -599,7 +680,8 @@ impl B<'_> {
 
     /// `weight N [reverse]` for a tracked object definition.
     fn weight(&mut self, n: &Node, min: i64, max: i64) -> Option<(i32, bool)> {
-        let w = self.int(n, min, max)? as i32;
+        self.unread(n, 2);
+        let w = self.int_first(n, min, max)? as i32;
         let reverse = match n.args.get(1) {
             None => false,
             Some(t) if t.text == "reverse" => true,
@@ -911,6 +993,7 @@ impl B<'_> {
             self.spans
                 .set(format!("{base}/{}/{}", n.name(), e.name()), e.loc());
             let mut it = e.args.iter();
+            let mut dropped = false;
             while let Some(t) = it.next() {
                 match t.text.as_str() {
                     "weight" => match it.next() {
@@ -919,13 +1002,26 @@ impl B<'_> {
                     },
                     "reverse" => r.reverse = true,
                     "noreverse" | "no_reverse" => r.reverse = false,
-                    other => self.err(
-                        &t.loc,
-                        format!("{}: unexpected '{other}' after '{}'", n.name(), e.name()),
-                    ),
+                    // keepalived logs the word and drops the whole entry:
+                    // the object is then not tracked at all.
+                    other if !dropped => {
+                        dropped = true;
+                        self.warn(
+                            &t.loc,
+                            format!(
+                                "{}: unknown option '{other}' after '{}'; {} is not tracked, as in keepalived",
+                                n.name(),
+                                e.name(),
+                                e.name()
+                            ),
+                        );
+                    }
+                    _ => {}
                 }
             }
-            out.push(r);
+            if !dropped {
+                out.push(r);
+            }
         }
         out
     }
@@ -1057,6 +1153,7 @@ impl B<'_> {
                     v.accept = Some(false);
                 }
                 "unicast_src_ip" => {
+                    self.unread(s, 1);
                     v.unicast_src_ip = self.arg(s, 0).and_then(|t| self.host_ip_tok(s.name(), t))
                 }
                 "unicast_peer" => {
@@ -1075,7 +1172,7 @@ impl B<'_> {
                         while let Some(t) = it.next() {
                             let which = t.text.as_str();
                             if which != "min_ttl" && which != "max_ttl" {
-                                self.err(&t.loc, format!("unicast_peer: unexpected '{which}'"));
+                                self.ignored_word(e, t, "unicast_peer option");
                                 continue;
                             }
                             let Some(val) = it.next() else {
@@ -1196,6 +1293,7 @@ impl B<'_> {
         for s in n.body() {
             match s.name() {
                 "auth_type" => {
+                    self.unread(s, 1);
                     if let Some(t) = self.arg(s, 0) {
                         self.spans.set(format!("{base}/auth_type="), &t.loc);
                         ty = match t.text.as_str() {
@@ -1212,6 +1310,7 @@ impl B<'_> {
                     }
                 }
                 "auth_pass" => {
+                    self.unread(s, 1);
                     if let Some(t) = self.arg(s, 0) {
                         if t.text.len() > 8 {
                             self.warn(
@@ -1225,12 +1324,20 @@ impl B<'_> {
                 _ => self.unknown(s),
             }
         }
-        match ty {
-            Some(auth_type) => Some(Authentication {
+        match (ty, pass) {
+            (Some(AuthType::Pass), None) => {
+                // keepalived runs such an instance without authentication.
+                self.warn(
+                    n.loc(),
+                    "auth_type PASS without auth_pass: the instance runs without authentication, as keepalived's does",
+                );
+                None
+            }
+            (Some(auth_type), pass) => Some(Authentication {
                 auth_type,
                 auth_pass: pass.unwrap_or_default(),
             }),
-            None => {
+            (None, _) => {
                 self.err(n.loc(), "authentication needs auth_type PASS or AH");
                 None
             }
@@ -1286,7 +1393,7 @@ impl B<'_> {
                             _ => a.flags.push(format!("{word} {}", val.text)),
                         }
                     }
-                    _ => self.err(&t.loc, format!("unknown address option '{word}'")),
+                    _ => self.ignored_word(e, t, "address option"),
                 }
             }
             out.push(a);
