@@ -418,3 +418,55 @@ fn an_unquoted_script_runs_its_first_word_only_as_in_keepalived() {
         vec!["/bin/echo", "a", "b"]
     );
 }
+
+// ---- YAML: problems found after parsing -----------------------------------
+
+#[test]
+fn problems_found_in_a_yaml_file_after_it_parsed_point_at_their_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.yaml");
+    std::fs::write(
+        &path,
+        "instances:
+- name: A
+  interface: eth1
+  virtual_router_id: 5
+  priority: 0
+  virtual_ipaddresses:
+  - address: 10.9.9.1
+    prefix_len: 24
+  - address: 2001:db8::1
+    prefix_len: 64
+  track_scripts:
+  - name: nosuch
+sync_groups:
+  - name: G
+    members:
+    - A
+    - B
+",
+    )
+    .unwrap();
+    let (c, d) = load_all(&path, &opts());
+    assert!(c.is_some());
+    let got: Vec<_> = d
+        .iter()
+        .map(|d| (d.severity, d.line, d.col, d.message.as_str()))
+        .collect();
+    let want = [
+        (Severity::Error, 5, 13, "priority must be between 1 and 255"),
+        (
+            Severity::Error,
+            9,
+            3,
+            "virtual_ipaddress 2001:db8::1 is IPv6",
+        ),
+        (Severity::Error, 12, 11, "no vrrp_script named 'nosuch'"),
+        (Severity::Error, 17, 7, "no vrrp_instance named 'B'"),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!((g.0, g.1, g.2), (w.0, w.1, w.2), "{g:?}");
+        assert!(g.3.contains(w.3), "{g:?}");
+    }
+}

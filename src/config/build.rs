@@ -18,12 +18,15 @@ use super::split::split_command;
 
 /// Locations of things in the source, keyed by a path such as
 /// `i/VI_1/virtual_router_id` (the keyword) or `i/VI_1/virtual_router_id=`
-/// (its value). For YAML input the map is empty and everything points at
-/// the file itself.
+/// (its value). For YAML input [`super::yaml_spans`] fills the same keys
+/// from the text.
 #[derive(Debug, Clone, Default)]
 pub struct Spans {
     pub file: Loc,
     pub map: HashMap<String, Loc>,
+    /// The input was YAML: no keyword was range-checked at its token, so
+    /// validation repeats those checks.
+    pub from_yaml: bool,
 }
 
 impl Spans {
@@ -35,6 +38,7 @@ impl Spans {
                 col: 1,
             },
             map: HashMap::new(),
+            from_yaml: false,
         }
     }
 

@@ -22,6 +22,7 @@ pub mod preproc;
 pub mod split;
 pub mod validate;
 pub mod yaml;
+pub mod yaml_spans;
 
 use std::path::{Path, PathBuf};
 
@@ -116,8 +117,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadFailure> {
 pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let (config, spans) = if is_yaml(path) {
-        match yaml::read(path) {
-            Ok(c) => (Some(c), build::Spans::for_file(path)),
+        match yaml::read_with_spans(path) {
+            Ok((c, spans)) => (Some(c), spans),
             Err(d) => {
                 diags.push(d);
                 (None, build::Spans::for_file(path))
