@@ -470,3 +470,33 @@ sync_groups:
         assert!(g.3.contains(w.3), "{g:?}");
     }
 }
+
+#[test]
+fn a_route_mixing_families_is_skipped_with_a_warning_as_keepalived_does() {
+    let text = format!(
+        "{INSTANCE_HEAD}    virtual_routes {{
+        10.1.0.0/16 via inet6 2001:db8::3 dev eth1
+        default via inet 2001:db8::2 dev eth1
+        10.2.0.0/16 via 192.168.0.1 dev eth1
+    }}
+}}
+"
+    );
+    let (c, d) = load_text(&text);
+    assert!(errors(&d).is_empty(), "{d:#?}");
+    let mixed: Vec<_> = d
+        .iter()
+        .filter(|d| d.message.contains("mixes IPv4 and IPv6"))
+        .map(|d| (d.severity, d.line, d.col))
+        .collect();
+    assert_eq!(
+        mixed,
+        vec![(Severity::Warning, 9, 9), (Severity::Warning, 10, 9)]
+    );
+    let kept: Vec<_> = c.instances[0]
+        .virtual_routes
+        .iter()
+        .map(|r| (r.to.address, r.to.len))
+        .collect();
+    assert_eq!(kept, vec![(ip("10.2.0.0"), 16)]);
+}

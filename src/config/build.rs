@@ -1442,6 +1442,8 @@ impl B<'_> {
             };
             let mut have_to = false;
             let mut default_to = false;
+            // The family word of `via inet6 X`, when written.
+            let mut via_family: Option<bool> = None;
             let mut ok = true;
             let mut i = 0;
             while i < words.len() {
@@ -1484,6 +1486,7 @@ impl B<'_> {
                                     self.warn(&t.loc, "'gw' for routes is deprecated; use 'via'");
                                 }
                                 let v = if v.text == "inet" || v.text == "inet6" {
+                                    via_family = Some(v.text == "inet6");
                                     match value(&mut i) {
                                         Some(x) => x,
                                         None => continue,
@@ -1535,6 +1538,22 @@ impl B<'_> {
                             None => r.options.push(w.to_string()),
                         }
                     }
+                }
+            }
+            let mut families = [r.via, r.or_via, r.src]
+                .into_iter()
+                .flatten()
+                .map(|a| a.is_ipv6())
+                .chain(via_family)
+                .chain((have_to && !default_to).then_some(r.to.address.is_ipv6()));
+            if let Some(first) = families.next() {
+                if ok && families.any(|f| f != first) {
+                    // keepalived logs this and runs without the route.
+                    self.warn(
+                        e.loc(),
+                        "route mixes IPv4 and IPv6 addresses; it is ignored, as keepalived ignores it",
+                    );
+                    continue;
                 }
             }
             if default_to {
