@@ -18,12 +18,15 @@ use super::split::split_command;
 
 /// Locations of things in the source, keyed by a path such as
 /// `i/VI_1/virtual_router_id` (the keyword) or `i/VI_1/virtual_router_id=`
-/// (its value). For YAML input the map is empty and everything points at
-/// the file itself.
+/// (its value). For YAML input [`super::yaml_spans`] fills the same keys
+/// from the text.
 #[derive(Debug, Clone, Default)]
 pub struct Spans {
     pub file: Loc,
     pub map: HashMap<String, Loc>,
+    /// The input was YAML: no keyword was range-checked at its token, so
+    /// validation repeats those checks.
+    pub from_yaml: bool,
 }
 
 impl Spans {
@@ -35,6 +38,7 @@ impl Spans {
                 col: 1,
             },
             map: HashMap::new(),
+            from_yaml: false,
         }
     }
 
@@ -207,9 +211,12 @@ pub const IGNORED_INSTANCE: &[&str] = &[
 
 /// Build the model, reporting problems; returns the spans for validation.
 pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
+    let mut one_line = Default::default();
+    one_line_statements(tree, &mut one_line);
     let mut b = B {
         diags,
         spans: Spans::default(),
+        one_line,
     };
     if let Some(first) = tree.first() {
         b.spans.file = Loc {
@@ -228,7 +235,7 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
             "vrrp_script" => {
                 if let Some(s) = b.vrrp_script(n) {
                     if !fresh("vrrp_script", &s.name) {
-                        b.dup(n, "vrrp_script", &s.name);
+                        b.script_again(n, &s.name);
                     } else {
                         c.vrrp_scripts.push(s);
                     }
@@ -293,6 +300,20 @@ pub fn build(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (Config, Spans) {
 struct B<'d> {
     diags: &'d mut Vec<Diagnostic>,
     spans: Spans,
+    /// Statements written on the same line as their block's keyword
+    /// (`authentication { auth_type PASS ... }`), to explain dropped words.
+    one_line: std::collections::HashSet<Loc>,
+}
+
+fn one_line_statements(nodes: &[Node], out: &mut std::collections::HashSet<Loc>) {
+    for n in nodes {
+        for c in n.body() {
+            if c.loc().line == n.loc().line && c.loc().file == n.loc().file {
+                out.insert(c.loc().clone());
+            }
+        }
+        one_line_statements(n.body(), out);
+    }
 }
 
 fn key(parts: &[&str]) -> String {
@@ -336,6 +357,43 @@ impl B<'_> {
         self.err(&loc, format!("duplicate {what} '{name}'"));
     }
 
+    /// A second `vrrp_script` of the same name: keepalived runs with it,
+    /// and every lookup by name finds the first, so baton keeps the first.
+    fn script_again(&mut self, n: &Node, name: &str) {
+        let loc = n.args.first().map(|t| &t.loc).unwrap_or(n.loc()).clone();
+        let first = self.spans.at(&[&key(&["s", name])]);
+        let first = if first.file == loc.file {
+            format!("line {}", first.line)
+        } else {
+            format!("{}:{}", first.file.display(), first.line)
+        };
+        self.warn(
+            &loc,
+            format!(
+                "vrrp_script '{name}' is defined again; the definition at {first} is used and this one is ignored, as keepalived does"
+            ),
+        );
+    }
+
+    /// An unknown word on an address line, which keepalived logs and skips.
+    /// An address there is most often the next line of a block written on
+    /// one line, which keepalived never reads as an address.
+    fn ignored_word(&mut self, line: &Node, t: &Token, what: &str) {
+        let msg = if parse_prefix(t.text.split('/').next().unwrap_or("")).is_some() {
+            format!(
+                "'{}' is read as an option of {} and ignored, as keepalived does: it takes one address per line, and a block written on one line is one line",
+                t.text,
+                line.name()
+            )
+        } else {
+            format!(
+                "unknown {what} '{}' ignored (keepalived ignores it too)",
+                t.text
+            )
+        };
+        self.warn(&t.loc, msg);
+    }
+
     fn expect_block(&mut self, n: &Node) {
         if !n.is_block() {
             self.err(n.loc(), format!("'{}' needs a {{ ... }} block", n.name()));
@@ -373,7 +431,36 @@ impl B<'_> {
     }
 
     fn string(&mut self, n: &Node) -> Option<String> {
-        self.arg(n, 0).map(|t| t.text.clone())
+        let v = self.arg(n, 0).map(|t| t.text.clone());
+        self.unread(n, 1);
+        v
+    }
+
+    /// Words after what keepalived reads of a line: it takes the values it
+    /// needs and drops the rest without a word. They are usually a block
+    /// written on one line (`authentication { auth_type PASS auth_pass x }`
+    /// is one line to keepalived, so `auth_pass x` is part of `auth_type`).
+    fn unread(&mut self, n: &Node, used: usize) {
+        let Some(first) = n.args.get(used) else {
+            return;
+        };
+        let rest: Vec<&str> = n.args[used..].iter().map(Token::raw).collect();
+        let rest = rest.join(" ");
+        let why = if self.same_line_as_brace(n) {
+            "keepalived reads a block written on one line as a single line, so the first keyword takes the rest; put each keyword on its own line"
+        } else {
+            "keepalived ignores it too"
+        };
+        self.warn(
+            &first.loc,
+            format!("'{rest}' after '{}' is ignored: {why}", n.name()),
+        );
+    }
+
+    /// Whether `n` was written after a `{` on its own line (the first
+    /// statement of a one-line block).
+    fn same_line_as_brace(&self, n: &Node) -> bool {
+        self.one_line.contains(n.loc())
     }
 
     fn int_tok(&mut self, what: &str, t: &Token, min: i64, max: i64) -> Option<i64> {
@@ -397,6 +484,12 @@ impl B<'_> {
     }
 
     fn int(&mut self, n: &Node, min: i64, max: i64) -> Option<i64> {
+        self.unread(n, 1);
+        self.int_first(n, min, max)
+    }
+
+    /// The first value of `n` as a number; later words are the caller's.
+    fn int_first(&mut self, n: &Node, min: i64, max: i64) -> Option<i64> {
         let t = self.arg(n, 0)?;
         self.int_tok(n.name(), t, min, max)
     }
@@ -425,6 +518,7 @@ impl B<'_> {
     }
 
     fn secs(&mut self, n: &Node, min: f64, max: f64) -> Option<Duration> {
+        self.unread(n, 1);
         let t = self.arg(n, 0)?;
         self.secs_tok(n.name(), t, min, max)
     }
@@ -463,8 +557,29 @@ impl B<'_> {
     }
 
     fn ip(&mut self, n: &Node) -> Option<IpAddr> {
+        self.unread(n, 1);
         let t = self.arg(n, 0)?;
         self.ip_tok(t)
+    }
+
+    /// A host address where keepalived also takes `ADDR/anything`: it
+    /// reads up to the `/` and drops the rest, so baton does too, and says so.
+    fn host_ip_tok(&mut self, what: &str, t: &Token) -> Option<IpAddr> {
+        let Some((addr, suffix)) = t.text.split_once('/') else {
+            return self.ip_tok(t);
+        };
+        match addr.parse::<IpAddr>() {
+            Ok(a) => {
+                self.warn(
+                    &t.loc,
+                    format!(
+                        "{what}: the prefix /{suffix} after {a} is ignored (a unicast address is one host; keepalived ignores it too)"
+                    ),
+                );
+                Some(a)
+            }
+            Err(_) => self.ip_tok(t),
+        }
     }
 
     fn prefix_tok(&mut self, t: &Token) -> Option<Prefix> {
@@ -512,20 +627,28 @@ impl B<'_> {
         self.finish_command(first, first.text.clone(), run_as)
     }
 
-    /// A `script` line of a vrrp_script: every word is part of the command
-    /// (the user is a separate `user` keyword there).
+    /// A `script` line of a vrrp_script: keepalived runs its first word
+    /// only (a quoted word may hold a whole command line), so baton does.
     fn script_command(&mut self, n: &Node) -> Option<Command> {
         self.no_block(n);
         let Some(first) = n.args.first() else {
             self.err(n.loc(), format!("'{}' needs a command", n.name()));
             return None;
         };
-        let raw = if n.args.len() == 1 {
-            first.text.clone()
+        if n.args.len() > 1 && !self.same_line_as_brace(n) {
+            let rest: Vec<&str> = n.args[1..].iter().map(Token::raw).collect();
+            self.warn(
+                &n.args[1].loc,
+                format!(
+                    "'{}' after the command is ignored: keepalived runs only '{}'; quote the whole command to pass arguments",
+                    rest.join(" "),
+                    first.text
+                ),
+            );
         } else {
-            n.args.iter().map(Token::raw).collect::<Vec<_>>().join(" ")
-        };
-        self.finish_command(first, raw, None)
+            self.unread(n, 1);
+        }
+        self.finish_command(first, first.text.clone(), None)
     }
 
     fn finish_command(
@@ -561,7 +684,8 @@ impl B<'_> {
 
     /// `weight N [reverse]` for a tracked object definition.
     fn weight(&mut self, n: &Node, min: i64, max: i64) -> Option<(i32, bool)> {
-        let w = self.int(n, min, max)? as i32;
+        self.unread(n, 2);
+        let w = self.int_first(n, min, max)? as i32;
         let reverse = match n.args.get(1) {
             None => false,
             Some(t) if t.text == "reverse" => true,
@@ -873,6 +997,7 @@ impl B<'_> {
             self.spans
                 .set(format!("{base}/{}/{}", n.name(), e.name()), e.loc());
             let mut it = e.args.iter();
+            let mut dropped = false;
             while let Some(t) = it.next() {
                 match t.text.as_str() {
                     "weight" => match it.next() {
@@ -881,13 +1006,26 @@ impl B<'_> {
                     },
                     "reverse" => r.reverse = true,
                     "noreverse" | "no_reverse" => r.reverse = false,
-                    other => self.err(
-                        &t.loc,
-                        format!("{}: unexpected '{other}' after '{}'", n.name(), e.name()),
-                    ),
+                    // keepalived logs the word and drops the whole entry:
+                    // the object is then not tracked at all.
+                    other if !dropped => {
+                        dropped = true;
+                        self.warn(
+                            &t.loc,
+                            format!(
+                                "{}: unknown option '{other}' after '{}'; {} is not tracked, as in keepalived",
+                                n.name(),
+                                e.name(),
+                                e.name()
+                            ),
+                        );
+                    }
+                    _ => {}
                 }
             }
-            out.push(r);
+            if !dropped {
+                out.push(r);
+            }
         }
         out
     }
@@ -1018,12 +1156,15 @@ impl B<'_> {
                     self.no_block(s);
                     v.accept = Some(false);
                 }
-                "unicast_src_ip" => v.unicast_src_ip = self.ip(s),
+                "unicast_src_ip" => {
+                    self.unread(s, 1);
+                    v.unicast_src_ip = self.arg(s, 0).and_then(|t| self.host_ip_tok(s.name(), t))
+                }
                 "unicast_peer" => {
                     self.expect_block(s);
                     for (idx, e) in s.body().iter().enumerate() {
                         self.spans.set(format!("{base}/peer/{idx}"), e.loc());
-                        let Some(address) = self.ip_tok(&e.keyword) else {
+                        let Some(address) = self.host_ip_tok(s.name(), &e.keyword) else {
                             continue;
                         };
                         let mut p = UnicastPeer {
@@ -1035,7 +1176,7 @@ impl B<'_> {
                         while let Some(t) = it.next() {
                             let which = t.text.as_str();
                             if which != "min_ttl" && which != "max_ttl" {
-                                self.err(&t.loc, format!("unicast_peer: unexpected '{which}'"));
+                                self.ignored_word(e, t, "unicast_peer option");
                                 continue;
                             }
                             let Some(val) = it.next() else {
@@ -1156,6 +1297,7 @@ impl B<'_> {
         for s in n.body() {
             match s.name() {
                 "auth_type" => {
+                    self.unread(s, 1);
                     if let Some(t) = self.arg(s, 0) {
                         self.spans.set(format!("{base}/auth_type="), &t.loc);
                         ty = match t.text.as_str() {
@@ -1172,6 +1314,7 @@ impl B<'_> {
                     }
                 }
                 "auth_pass" => {
+                    self.unread(s, 1);
                     if let Some(t) = self.arg(s, 0) {
                         if t.text.len() > 8 {
                             self.warn(
@@ -1185,12 +1328,20 @@ impl B<'_> {
                 _ => self.unknown(s),
             }
         }
-        match ty {
-            Some(auth_type) => Some(Authentication {
+        match (ty, pass) {
+            (Some(AuthType::Pass), None) => {
+                // keepalived runs such an instance without authentication.
+                self.warn(
+                    n.loc(),
+                    "auth_type PASS without auth_pass: the instance runs without authentication, as keepalived's does",
+                );
+                None
+            }
+            (Some(auth_type), pass) => Some(Authentication {
                 auth_type,
                 auth_pass: pass.unwrap_or_default(),
             }),
-            None => {
+            (None, _) => {
                 self.err(n.loc(), "authentication needs auth_type PASS or AH");
                 None
             }
@@ -1246,7 +1397,7 @@ impl B<'_> {
                             _ => a.flags.push(format!("{word} {}", val.text)),
                         }
                     }
-                    _ => self.err(&t.loc, format!("unknown address option '{word}'")),
+                    _ => self.ignored_word(e, t, "address option"),
                 }
             }
             out.push(a);
@@ -1290,6 +1441,9 @@ impl B<'_> {
                 options: Vec::new(),
             };
             let mut have_to = false;
+            let mut default_to = false;
+            // The family word of `via inet6 X`, when written.
+            let mut via_family: Option<bool> = None;
             let mut ok = true;
             let mut i = 0;
             while i < words.len() {
@@ -1310,6 +1464,12 @@ impl B<'_> {
                             _ => RouteType::Throw,
                         };
                     }
+                    // The default route: its family is the gateway's
+                    // (keepalived makes `default via inet6 X` ::/0).
+                    "default" | "any" | "all" if !have_to => {
+                        have_to = true;
+                        default_to = true;
+                    }
                     "no_track" => r.no_track = true,
                     "onlink" | "pervasive" => r.options.push(w.to_string()),
                     "src" | "via" | "gw" | "or" | "to" | "dev" | "oif" | "scope" | "table"
@@ -1326,6 +1486,7 @@ impl B<'_> {
                                     self.warn(&t.loc, "'gw' for routes is deprecated; use 'via'");
                                 }
                                 let v = if v.text == "inet" || v.text == "inet6" {
+                                    via_family = Some(v.text == "inet6");
                                     match value(&mut i) {
                                         Some(x) => x,
                                         None => continue,
@@ -1338,6 +1499,10 @@ impl B<'_> {
                             "or" => {
                                 self.warn(&t.loc, "'or' for routes is deprecated; use 'nexthop'");
                                 r.or_via = self.ip_tok(v);
+                            }
+                            "to" if matches!(v.text.as_str(), "default" | "any" | "all") => {
+                                have_to = true;
+                                default_to = true;
                             }
                             "to" => match self.prefix_tok(v) {
                                 Some(p) => {
@@ -1373,6 +1538,28 @@ impl B<'_> {
                             None => r.options.push(w.to_string()),
                         }
                     }
+                }
+            }
+            let mut families = [r.via, r.or_via, r.src]
+                .into_iter()
+                .flatten()
+                .map(|a| a.is_ipv6())
+                .chain(via_family)
+                .chain((have_to && !default_to).then_some(r.to.address.is_ipv6()));
+            if let Some(first) = families.next() {
+                if ok && families.any(|f| f != first) {
+                    // keepalived logs this and runs without the route.
+                    self.warn(
+                        e.loc(),
+                        "route mixes IPv4 and IPv6 addresses; it is ignored, as keepalived ignores it",
+                    );
+                    continue;
+                }
+            }
+            if default_to {
+                let v6 = [r.via, r.or_via, r.src].into_iter().flatten().next();
+                if let Some(IpAddr::V6(_)) = v6 {
+                    r.to.address = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
                 }
             }
             if !have_to && ok {

@@ -159,7 +159,7 @@ pub const KEYWORDS: &[Keyword] = &[
     k(GlobalDefs, "vrrp_garp_extra_if", "60", Ignored, "Gratuitous ARP on other interfaces: not implemented."),
     k(GlobalDefs, "dynamic_interfaces", "", Ignored, "Accepted; baton always follows interfaces coming and going over netlink."),
     // --- vrrp_script ------------------------------------------------------------------
-    k(VrrpScript, "script", "\"/usr/bin/curl -sf http://127.0.0.1/\"", Yes, "The command (run without a shell); exit 0 means healthy."),
+    k(VrrpScript, "script", "\"/usr/bin/curl -sf http://127.0.0.1/\"", Yes, "The command (run without a shell); exit 0 means healthy. Quote a command that has arguments: as in keepalived, only the first word of an unquoted line is run."),
     k(VrrpScript, "interval", "0.5", Yes, "Seconds between runs; fractions are a baton extension (keepalived: whole seconds)."),
     k(VrrpScript, "timeout", "1", Yes, "Seconds before a run counts as failed and is killed (default: interval)."),
     k(VrrpScript, "weight", "-20", Yes, "Priority change while failing (negative) or healthy (positive); 0 means FAULT; add `reverse` to invert."),
@@ -350,7 +350,7 @@ pub fn write_man_page(out: &mut dyn Write, version: &str) -> io::Result<()> {
 }
 
 const INTRO: &[&str] = &[
-    "baton reads keepalived's configuration file unchanged. A statement is a keyword and its values on one line; a block is a keyword (and usually a name) followed by { ... }. Comments start with ! or #.",
+    "baton reads keepalived's configuration file unchanged. A statement is a keyword and its values on one line; a block is a keyword (and usually a name) followed by { ... }. Comments start with ! or #. As in keepalived, a block written on one line (authentication { auth_type PASS auth_pass x }) is a single line whose first keyword takes every word after it; baton warns about the words it drops.",
     "Before parsing, the file is expanded as keepalived does: include FILE (globs and {a,b} braces, relative to the including file; includer, includem, includew, includeb and includea are the strict variants), @ID lines that apply only to the node started with -i ID (or named ID), @^ID lines for every other node, $NAME=value definitions used as $NAME or ${NAME}, and ~SEQ(...), ~SEQx(...) and ~LST(...) repetitions.",
     "baton check -f FILE reports every problem with FILE:LINE:COL; errors stop the file from running, warnings and notes do not. baton check --dump prints the resolved configuration as YAML, which baton also reads (by a .yaml or .yml extension).",
 ];

@@ -1,11 +1,11 @@
 //! config: keepalived.conf (or its YAML form) into a validated, typed model.
 //!
 //! Pipeline: [`lexer`] (lines of tokens with file:line:col) → [`preproc`]
-//! (include, `@id` conditionals, `$NAME` definitions, `~SEQ`/`~LST`) →
-//! [`parser`] (a tree of keyword blocks) → [`build`] (the typed [`model`])
-//! → [`validate`] (cross-checks). baton's own file goes through the same lexer,
-//! preprocessor and parser into [`batonconf`], then its instance names are checked
-//! against keepalived.conf's. Every stage records problems as
+//! (include, whose files and checks are [`include`]'s, `@id` conditionals,
+//! `$NAME` definitions, `~SEQ`/`~LST`) → [`parser`] (a tree of keyword blocks) →
+//! [`build`] (the typed [`model`]) → [`validate`] (cross-checks). baton's own file goes
+//! through the same lexer, preprocessor and parser into [`batonconf`], then its instance
+//! names are checked against keepalived.conf's. Every stage records problems as
 //! [`Diagnostic`]s and keeps going, so one run reports everything.
 //!
 //! This module depends on nothing else in the crate and does no async I/O;
@@ -16,6 +16,7 @@ pub mod batonconf;
 pub mod build;
 pub mod check;
 pub mod diag;
+pub mod include;
 pub mod keywords;
 pub mod lexer;
 pub mod model;
@@ -24,6 +25,7 @@ pub mod preproc;
 pub mod split;
 pub mod validate;
 pub mod yaml;
+pub mod yaml_spans;
 
 use std::path::{Path, PathBuf};
 
@@ -122,8 +124,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadFailure> {
 pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let (config, spans) = if is_yaml(path) {
-        match yaml::read(path) {
-            Ok(c) => (Some(c), build::Spans::for_file(path)),
+        match yaml::read_with_spans(path) {
+            Ok((c, spans)) => (Some(c), spans),
             Err(d) => {
                 diags.push(d);
                 (None, build::Spans::for_file(path))

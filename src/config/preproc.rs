@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::diag::{Diagnostic, Loc};
+use super::diag::{Diagnostic, Loc, Severity};
+use super::include::{Checks, checks_of, resolve};
 use super::lexer::{Line, Origin, strip_comment, tokenize};
 
 const MAX_DEPTH: usize = 32;
@@ -46,19 +47,12 @@ pub fn expand(
     p.out
 }
 
-/// What a missing or unreadable included file means.
+/// How a file came to be read: the top-level file must be readable; an
+/// included one is judged by its include's checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Strict {
-    /// The top-level file: it must exist.
     Required,
-    /// `include`: a warning.
-    Lenient,
-    Checks {
-        readable: bool,
-        matched: bool,
-        wildcard: bool,
-        brace: bool,
-    },
+    Included(Checks),
 }
 
 struct Pre<'a> {
@@ -85,13 +79,11 @@ impl Pre<'_> {
             Ok(d) => d,
             Err(e) => {
                 let msg = format!("cannot read {}: {e}", path.display());
-                match strict {
-                    Strict::Lenient => self.diags.push(Diagnostic::warning(from, msg)),
-                    Strict::Checks {
-                        readable: false, ..
-                    } => self.diags.push(Diagnostic::warning(from, msg)),
-                    _ => self.diags.push(Diagnostic::error(from, msg)),
-                }
+                let severity = match strict {
+                    Strict::Required => Severity::Error,
+                    Strict::Included(checks) => checks.unusable(),
+                };
+                self.diags.push(Diagnostic::new(from, severity, msg));
                 return;
             }
         };
@@ -188,7 +180,7 @@ impl Pre<'_> {
         // include comes first: keepalived detects it before conditionals
         // and substitution.
         let first = body.split_whitespace().next().unwrap_or("");
-        if let Some(strict) = include_kind(first) {
+        if let Some(checks) = checks_of(first) {
             // The pattern is the rest of the line as written (braces are
             // part of it, not block delimiters); quotes are removed.
             let rest = &body[first.len()..];
@@ -204,7 +196,7 @@ impl Pre<'_> {
                     "include needs a file name",
                 ));
             } else {
-                self.include(pattern, &at, strict, &origin);
+                self.include(pattern, &at, checks, &origin);
             }
             return;
         }
@@ -293,7 +285,7 @@ impl Pre<'_> {
         (def.len() > 1).then(|| def.clone())
     }
 
-    fn include(&mut self, pattern: &str, at: &Loc, strict: Strict, origin: &Origin) {
+    fn include(&mut self, pattern: &str, at: &Loc, checks: Checks, origin: &Origin) {
         let base = origin
             .file
             .parent()
@@ -304,60 +296,8 @@ impl Pre<'_> {
         } else {
             base.join(pattern).to_string_lossy().into_owned()
         };
-        let alternatives = expand_braces(&full);
-        let braced = alternatives.len() > 1;
-        let mut all: Vec<PathBuf> = Vec::new();
-        for alt in &alternatives {
-            let wild = alt.contains(['*', '?', '[']);
-            let mut found: Vec<PathBuf> = match glob::glob(alt) {
-                Ok(paths) => paths.filter_map(Result::ok).collect(),
-                Err(e) => {
-                    self.diags
-                        .push(Diagnostic::error(at, format!("bad include pattern: {e}")));
-                    continue;
-                }
-            };
-            found.sort();
-            if found.is_empty() {
-                let (wcheck, bcheck) = match strict {
-                    Strict::Checks {
-                        wildcard, brace, ..
-                    } => (wildcard, brace),
-                    _ => (false, false),
-                };
-                if wild && wcheck {
-                    self.diags.push(Diagnostic::error(
-                        at,
-                        format!("include: wildcard {alt} matches no file"),
-                    ));
-                } else if braced && bcheck {
-                    self.diags.push(Diagnostic::error(
-                        at,
-                        format!("include: brace alternative {alt} matches no file"),
-                    ));
-                }
-            }
-            all.extend(found);
-        }
-        if all.is_empty() {
-            match strict {
-                Strict::Checks { matched: true, .. } => self.diags.push(Diagnostic::error(
-                    at,
-                    format!("include: {pattern} matches no file"),
-                )),
-                Strict::Checks { .. } => {}
-                _ => self.diags.push(Diagnostic::warning(
-                    at,
-                    format!("include: {pattern} matches no file"),
-                )),
-            }
-            return;
-        }
-        for path in all {
-            if path.is_dir() {
-                continue;
-            }
-            self.file(&path, at, strict);
+        for path in resolve(pattern, &full, checks, at, self.diags) {
+            self.file(&path, at, Strict::Included(checks));
         }
     }
 
@@ -520,26 +460,6 @@ impl Pre<'_> {
 /// Column offset (in chars) of byte `indent` of `text`.
 fn body_chars(text: &str, indent: usize) -> u32 {
     text.get(..indent).map_or(0, |t| t.chars().count()) as u32
-}
-
-fn include_kind(word: &str) -> Option<Strict> {
-    let c = |readable, matched, wildcard, brace| {
-        Some(Strict::Checks {
-            readable,
-            matched,
-            wildcard,
-            brace,
-        })
-    };
-    match word {
-        "include" => Some(Strict::Lenient),
-        "includer" => c(true, false, false, false),
-        "includem" => c(false, true, false, false),
-        "includew" => c(false, false, true, false),
-        "includeb" => c(false, false, false, true),
-        "includea" => c(true, true, true, true),
-        _ => None,
-    }
 }
 
 fn is_name(s: &str) -> bool {

@@ -18,7 +18,7 @@ use super::model::*;
 
 /// Add every cross-check problem of `c` to `diags`.
 pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<Diagnostic>) {
-    let from_yaml = spans.map.is_empty();
+    let from_yaml = spans.from_yaml;
     let idx = Index {
         scripts: c
             .vrrp_scripts

@@ -3,12 +3,19 @@
 
 use std::path::Path;
 
+use super::build::Spans;
 use super::diag::{Diagnostic, Loc};
 use super::model::Config;
 
 /// Read a YAML configuration; a syntax or shape error comes back with the
 /// location yaml_serde gives.
 pub fn read(path: &Path) -> Result<Config, Diagnostic> {
+    read_with_spans(path).map(|(c, _)| c)
+}
+
+/// [`read`], with where each object and field is in the text (for the
+/// checks after parsing).
+pub fn read_with_spans(path: &Path) -> Result<(Config, Spans), Diagnostic> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::error(
             &Loc {
@@ -19,7 +26,8 @@ pub fn read(path: &Path) -> Result<Config, Diagnostic> {
             format!("cannot read {}: {e}", path.display()),
         )
     })?;
-    from_str(&text, path)
+    let config = from_str(&text, path)?;
+    Ok((config, super::yaml_spans::spans(&text, path)))
 }
 
 /// Parse YAML text (`path` only names it in diagnostics).
