@@ -160,3 +160,26 @@ fn a_repeated_notify_keyword_keeps_the_first_script() {
         "/bin/f1"
     );
 }
+
+#[test]
+fn lvs_blocks_get_keepalived_s_complaints_at_the_same_lines() {
+    // keepalived 2.2.7 on this block: "(Line 1) Unknown keyword '//'", "(Line 4) Unknown
+    // keyword 'nat_mask'", "(Line 5) persistence_timeout invalid", "(Line 10) Unknown
+    // keyword 'nb_get_retry'" (TCP_CHECK), "(Line 19) nb_get_retry is deprecated"
+    // (HTTP_GET). baton still skips the block; it only reports these.
+    let text = format!(
+        "virtual_server 10.0.0.1 80 {{ // web\n lb_algo rr\n lb_kind DR\n nat_mask 255.255.255.0\n persistence_timeout 0\n protocol TCP\n real_server 10.0.0.2 80 {{\n  weight 1\n  TCP_CHECK {{\n   nb_get_retry 3\n   connect_timeout 3\n  }}\n }}\n real_server 10.0.0.3 80 {{\n  HTTP_GET {{\n   url {{\n    path /\n   }}\n   nb_get_retry 3\n  }}\n }}\n}}\nvrrp_instance VI_1 {{\n interface e0\n virtual_router_id 1\n{VIP}}}\n"
+    );
+    let (c, d) = run(&text);
+    let lines: Vec<u32> = problems(&d).iter().map(|p| p.0).collect();
+    assert_eq!(lines, vec![1, 4, 5, 10, 19], "{d:?}");
+    assert!(warned_at(&d, 10, "not a keyword of TCP_CHECK"), "{d:?}");
+    assert!(warned_at(&d, 19, "deprecated"), "{d:?}");
+    assert!(c.is_some(), "warnings only: the VRRP side runs");
+    // What keepalived accepts stays quiet: lvs_sched/lvs_method, retry, a valid timeout.
+    let text = format!(
+        "virtual_server 10.0.0.1 80 {{\n lvs_sched rr\n lvs_method NAT\n persistence_timeout 2678400\n protocol TCP\n real_server 10.0.0.2 80 {{\n  TCP_CHECK {{\n   retry 3\n  }}\n }}\n}}\nvrrp_instance VI_1 {{\n interface e0\n virtual_router_id 1\n{VIP}}}\n"
+    );
+    let (_, d) = run(&text);
+    assert!(problems(&d).is_empty(), "{d:?}");
+}

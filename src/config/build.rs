@@ -312,6 +312,9 @@ impl B<'_> {
     }
 
     fn skip(&mut self, n: &Node) {
+        if n.name() == "virtual_server" {
+            super::lvs::check(n, self.diags);
+        }
         self.note(
             n.loc(),
             format!(

@@ -15,6 +15,7 @@ pub mod check;
 pub mod diag;
 pub mod keywords;
 pub mod lexer;
+pub mod lvs;
 pub mod model;
 pub mod parser;
 pub mod preproc;
