@@ -183,3 +183,29 @@ fn lvs_blocks_get_keepalived_s_complaints_at_the_same_lines() {
     let (_, d) = run(&text);
     assert!(problems(&d).is_empty(), "{d:?}");
 }
+
+#[test]
+fn a_forwarding_method_must_be_in_capitals() {
+    // keepalived: "(Line 3) PARSER : unknown [dr] routing method for virtual server."
+    let text = format!(
+        "virtual_server 10.0.0.1 80 {{\n lb_algo rr\n lb_kind dr\n protocol TCP\n real_server 10.0.0.2 80 {{\n  weight 1\n }}\n}}\nvirtual_server 10.0.0.1 81 {{\n lvs_sched rr\n lvs_method TUN\n protocol TCP\n real_server 10.0.0.2 81 {{\n  weight 1\n }}\n}}\nvrrp_instance VI_1 {{\n interface e0\n virtual_router_id 1\n{VIP}}}\n"
+    );
+    let (_, d) = run(&text);
+    assert!(
+        warned_at(&d, 3, "must be NAT, DR or TUN (got 'dr')"),
+        "{d:?}"
+    );
+    assert_eq!(problems(&d).len(), 1, "{d:?}");
+}
+
+#[test]
+fn a_sync_group_of_one_instance_gets_a_warning() {
+    // keepalived: "Sync group G has only 1 virtual router(s) - this probably isn't what
+    // you want"
+    let text = format!(
+        "vrrp_sync_group G {{\n group {{\n  VI_1\n }}\n}}\nvrrp_instance VI_1 {{\n interface e0\n virtual_router_id 1\n{VIP}}}\n"
+    );
+    let (c, d) = run(&text);
+    assert!(warned_at(&d, 1, "only one member"), "{d:?}");
+    assert_eq!(c.unwrap().sync_groups[0].members, vec!["VI_1".to_string()]);
+}

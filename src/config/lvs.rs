@@ -36,6 +36,7 @@ fn walk(block: &Node, diags: &mut Vec<Diagnostic>) {
                 "nat_mask is no longer a keepalived keyword; keepalived reports it as unknown",
             )),
             ("virtual_server", "persistence_timeout") => persistence_timeout(s, diags),
+            ("virtual_server", "lb_kind" | "lvs_method") => forwarding_method(s, diags),
             (checker, "nb_get_retry") if NB_GET_RETRY_DEPRECATED_IN.contains(&checker) => {
                 diags.push(Diagnostic::warning(
                     s.loc(),
@@ -53,6 +54,22 @@ fn walk(block: &Node, diags: &mut Vec<Diagnostic>) {
         }
         if s.is_block() {
             walk(s, diags);
+        }
+    }
+}
+
+/// keepalived knows the forwarding methods in capitals only.
+fn forwarding_method(s: &Node, diags: &mut Vec<Diagnostic>) {
+    if let Some(t) = s.args.first() {
+        if !["NAT", "DR", "TUN"].contains(&t.text.as_str()) {
+            diags.push(Diagnostic::warning(
+                &t.loc,
+                format!(
+                    "{} must be NAT, DR or TUN (got '{}'); keepalived ignores it and uses NAT",
+                    s.name(),
+                    t.text
+                ),
+            ));
         }
     }
 }

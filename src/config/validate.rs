@@ -96,6 +96,15 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
                 );
             }
         }
+        if g.members.len() == 1 {
+            v.warn(
+                &[&base],
+                format!(
+                    "vrrp_sync_group {} has only one member; keepalived warns that this is probably not what you want",
+                    g.name
+                ),
+            );
+        }
         v.refs(&base, &g.track_scripts, &g.track_files, &g.track_processes);
         if let Some(ifs) = &host_ifs {
             for t in &g.track_interfaces {
