@@ -209,3 +209,15 @@ fn a_sync_group_of_one_instance_gets_a_warning() {
     assert!(warned_at(&d, 1, "only one member"), "{d:?}");
     assert_eq!(c.unwrap().sync_groups[0].members, vec!["VI_1".to_string()]);
 }
+
+#[test]
+fn fnat_only_lvs_keywords_are_reported() {
+    // keepalived: "(Line 4) Unknown keyword 'syn_proxy'", "(Line 5) Unknown keyword
+    // 'laddr_group_name'", and FNAT itself is an unknown routing method (line 3).
+    let text = format!(
+        "virtual_server 10.0.0.1 80 {{\n lb_algo rr\n lb_kind FNAT\n syn_proxy\n laddr_group_name L1\n protocol TCP\n real_server 10.0.0.2 80 {{\n  weight 1\n }}\n}}\nvrrp_instance VI_1 {{\n interface e0\n virtual_router_id 1\n{VIP}}}\n"
+    );
+    let (_, d) = run(&text);
+    let lines: Vec<u32> = problems(&d).iter().map(|p| p.0).collect();
+    assert_eq!(lines, vec![3, 4, 5], "{d:?}");
+}

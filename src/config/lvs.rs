@@ -35,6 +35,15 @@ fn walk(block: &Node, diags: &mut Vec<Diagnostic>) {
                 s.loc(),
                 "nat_mask is no longer a keepalived keyword; keepalived reports it as unknown",
             )),
+            // Written for the FNAT variant of LVS, which keepalived does not support.
+            ("virtual_server", "syn_proxy" | "laddr_group_name") => {
+                diags.push(Diagnostic::warning(
+                    s.loc(),
+                    format!(
+                        "{name} belongs to an FNAT build of LVS, not to keepalived; keepalived reports it as unknown"
+                    ),
+                ))
+            }
             ("virtual_server", "persistence_timeout") => persistence_timeout(s, diags),
             ("virtual_server", "lb_kind" | "lvs_method") => forwarding_method(s, diags),
             (checker, "nb_get_retry") if NB_GET_RETRY_DEPRECATED_IN.contains(&checker) => {
