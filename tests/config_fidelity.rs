@@ -221,3 +221,18 @@ fn fnat_only_lvs_keywords_are_reported() {
     let lines: Vec<u32> = problems(&d).iter().map(|p| p.0).collect();
     assert_eq!(lines, vec![3, 4, 5], "{d:?}");
 }
+
+#[test]
+fn a_fractional_script_interval_is_a_warning() {
+    // keepalived: "(Line 3) invalid number '.2'", "vrrp script interval '.2' must be
+    // between 1 and 4294 - ignoring". baton keeps its sub-second extension but says so
+    // as loudly as keepalived does.
+    let (c, d) = run(&format!(
+        "vrrp_script chk {{\n script /bin/true\n interval .2\n}}\nvrrp_instance VI_1 {{\n interface e0\n virtual_router_id 1\n track_script {{\n  chk\n }}\n{VIP}}}\n"
+    ));
+    assert!(warned_at(&d, 3, "baton extension"), "{d:?}");
+    assert_eq!(
+        c.unwrap().vrrp_scripts[0].interval,
+        std::time::Duration::from_millis(200)
+    );
+}

@@ -410,7 +410,7 @@ fn every_problem_is_reported_at_once_in_file_order() {
 }
 
 #[test]
-fn sub_second_script_interval_is_accepted_with_a_note() {
+fn sub_second_script_interval_is_accepted_with_a_warning() {
     let c = write(&[(
         "keepalived.conf",
         "vrrp_script chk {\n script /bin/true\n interval 0.1\n}\n",
@@ -421,7 +421,7 @@ fn sub_second_script_interval_is_accepted_with_a_note() {
         std::time::Duration::from_millis(100)
     );
     assert_eq!(
-        find(&loaded.diagnostics, Severity::Note, "baton extension"),
+        find(&loaded.diagnostics, Severity::Warning, "baton extension"),
         (3, 11)
     );
 }

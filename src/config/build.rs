@@ -727,12 +727,13 @@ impl B<'_> {
                 "interval" | "timeout" => {
                     if let Some(d) = self.secs(s, 0.000001, 86400.0) {
                         if d.subsec_micros() != 0 {
-                            // baton's extension: say so, since a keepalived
-                            // reading the same file ignores the value.
-                            self.note(
+                            // baton's extension, but a keepalived reading the
+                            // same file reports it and ignores the value: a
+                            // warning, since the file no longer passes `keepalived -t`.
+                            self.warn(
                                 &s.args[0].loc,
                                 format!(
-                                    "fractional {} is a baton extension; keepalived 2.2 needs whole seconds",
+                                    "fractional {} is a baton extension; keepalived 2.2 needs whole seconds and ignores it",
                                     s.name()
                                 ),
                             );
