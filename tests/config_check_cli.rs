@@ -54,7 +54,8 @@ fn check_exits_0_with_warnings_and_1_with_errors() {
         "{out}"
     );
     assert!(
-        lines.last().unwrap().ends_with("2 errors, 0 warnings"),
+        // The warning: the instance has no virtual_ipaddress.
+        lines.last().unwrap().ends_with("2 errors, 1 warning"),
         "{out}"
     );
 }

@@ -34,6 +34,8 @@ const EXPECTED: &[(&str, &[(u32, Severity)])] = &[
             (16, Severity::Warning),
             // state MASTER with priority < 255 under vrrp_strict (VI_1).
             (20, Severity::Warning),
+            // authentication under vrrp_strict: keepalived warns and ignores it.
+            (25, Severity::Warning),
         ],
     ),
     // MASTER with AH authentication (VI_1), at the auth_type.
@@ -48,7 +50,12 @@ const EXPECTED: &[(&str, &[(u32, Severity)])] = &[
     ("keepalived.conf.vrrp.localcheck", &[]),
     (
         "keepalived.conf.vrrp.lvs_syncd",
-        &[(4, Severity::Warning), (5, Severity::Warning)],
+        &[
+            (4, Severity::Warning),
+            (5, Severity::Warning),
+            // lvs_sync_daemon_interface in an instance: deprecated, keepalived warns.
+            (11, Severity::Warning),
+        ],
     ),
     (
         "keepalived.conf.vrrp.routes",

@@ -208,8 +208,10 @@ fn unicast_pair_every_keyword() {
         i.virtual_ipaddresses_excluded[0].address,
         ip("fd00:20::100")
     );
+    // ens3, the instance's own interface, is listed first; keepalived drops that entry.
+    assert_eq!(i.track_interfaces.len(), 1);
     assert_eq!(
-        i.track_interfaces[1],
+        i.track_interfaces[0],
         TrackRef {
             name: "ens4".into(),
             weight: Some(-20),

@@ -162,7 +162,7 @@ fn seq_and_lst_expand_lines() {
 
 #[test]
 fn multi_line_definitions_nest() {
-    let text = "$PEER= \\\n    unicast_peer { \\\n        10.0.0.${P} \\\n    }\n$INST= \\\nvrrp_instance I${N} { \\\n    interface e \\\n    virtual_router_id ${N} \\\n    unicast_src_ip 10.0.0.9 \\\n    $PEER \\\n}\n$P=5\n~SEQ(N, 1, 2) $INST\n";
+    let text = "$PEER= \\\n    unicast_peer { \\\n        10.0.0.${P} \\\n    }\n$INST= \\\nvrrp_instance I${N} { \\\n    interface e \\\n    virtual_router_id ${N} \\\n    unicast_src_ip 10.0.0.9 \\\n    $PEER \\\n    virtual_ipaddress { \\\n        10.0.1.${N} \\\n    } \\\n}\n$P=5\n~SEQ(N, 1, 2) $INST\n";
     let (c, d, _t) = run(&[("k.conf", text)], "x");
     assert!(problems(&d).is_empty(), "{:?}", problems(&d));
     assert_eq!(c.instances.len(), 2);

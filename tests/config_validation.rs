@@ -109,10 +109,12 @@ fn priority_out_of_range() {
 
 #[test]
 fn advert_int_ranges_depend_on_the_version() {
-    let d = diags_of("vrrp_instance A {\n interface e\n virtual_router_id 1\n advert_int 0.5\n}\n");
+    let d = diags_of(
+        "vrrp_instance A {\n interface e\n virtual_router_id 1\n advert_int 0.5\n virtual_ipaddress {\n  10.0.0.100\n }\n}\n",
+    );
     assert_eq!(find(&d, Severity::Error, "VRRPv2 advert_int"), (4, 13));
     let d = diags_of(
-        "vrrp_instance A {\n interface e\n virtual_router_id 1\n version 3\n advert_int 0.5\n}\n",
+        "vrrp_instance A {\n interface e\n virtual_router_id 1\n version 3\n advert_int 0.5\n virtual_ipaddress {\n  10.0.0.100\n }\n}\n",
     );
     assert!(problems(&d).is_empty(), "{d:?}");
     let d = diags_of(
@@ -149,7 +151,7 @@ fn instance_without_interface() {
     assert_eq!(find(&d, Severity::Error, "has no interface"), (1, 15));
     // Unicast with a source address may omit it.
     let d = diags_of(
-        "vrrp_instance U {\n virtual_router_id 9\n unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n}\n",
+        "vrrp_instance U {\n virtual_router_id 9\n unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n virtual_ipaddress {\n  10.0.0.100\n }\n}\n",
     );
     assert!(problems(&d).is_empty(), "{d:?}");
 }
@@ -404,11 +406,12 @@ fn every_problem_is_reported_at_once_in_file_order() {
         shown.starts_with(&format!("{}:2:20: error: ", c.path.display())),
         "{shown}"
     );
-    assert!(err.to_string().ends_with("4 errors, 0 warnings"), "{err}");
+    // The one warning: the instance has no virtual_ipaddress.
+    assert!(err.to_string().ends_with("4 errors, 1 warning"), "{err}");
 }
 
 #[test]
-fn sub_second_script_interval_is_accepted_with_a_note() {
+fn sub_second_script_interval_is_accepted_with_a_warning() {
     let c = write(&[(
         "keepalived.conf",
         "vrrp_script chk {\n script /bin/true\n interval 0.1\n}\n",
@@ -419,7 +422,7 @@ fn sub_second_script_interval_is_accepted_with_a_note() {
         std::time::Duration::from_millis(100)
     );
     assert_eq!(
-        find(&loaded.diagnostics, Severity::Note, "baton extension"),
+        find(&loaded.diagnostics, Severity::Warning, "baton extension"),
         (3, 11)
     );
 }

@@ -84,7 +84,6 @@ const SKIPPED_BLOCKS: &[&str] = &[
 
 /// Keywords keepalived knows and baton accepts but does not act on.
 pub const IGNORED_GLOBAL: &[&str] = &[
-    "notification_email",
     "notification_email_from",
     "smtp_server",
     "smtp_helo_name",
@@ -110,7 +109,6 @@ pub const IGNORED_GLOBAL: &[&str] = &[
     "lvs_flush_on_stop",
     "lvs_notify_fifo",
     "lvs_notify_fifo_script",
-    "lvs_id",
     "net_namespace",
     "net_namespace_ipvs",
     "namespace_with_ipsets",
@@ -197,7 +195,6 @@ pub const IGNORED_GLOBAL: &[&str] = &[
 pub const IGNORED_INSTANCE: &[&str] = &[
     "smtp_alert",
     "native_ipv6",
-    "lvs_sync_daemon_interface",
     "kernel_rx_buf_size",
     "linkbeat_use_polling",
     "use_vmac_addr",
@@ -336,6 +333,9 @@ impl B<'_> {
     }
 
     fn skip(&mut self, n: &Node) {
+        if n.name() == "virtual_server" {
+            super::lvs::check(n, self.diags);
+        }
         self.note(
             n.loc(),
             format!(
@@ -807,6 +807,16 @@ impl B<'_> {
                     self.no_block(s);
                     g.dynamic_interfaces = true;
                 }
+                "notification_email" => {
+                    // keepalived warns about a list without addresses at the line
+                    // after the keyword (where it looked for one): the closing brace.
+                    if s.children.as_ref().is_none_or(Vec::is_empty) {
+                        let loc = s.close.as_ref().unwrap_or(s.loc()).clone();
+                        self.warn(&loc, "empty notification_email block");
+                    } else {
+                        self.ignored(s);
+                    }
+                }
                 name if IGNORED_GLOBAL.contains(&name) => self.ignored(s),
                 _ => self.unknown(s),
             }
@@ -841,12 +851,13 @@ impl B<'_> {
                 "interval" | "timeout" => {
                     if let Some(d) = self.secs(s, 0.000001, 86400.0) {
                         if d.subsec_micros() != 0 {
-                            // baton's extension: say so, since a keepalived
-                            // reading the same file ignores the value.
-                            self.note(
+                            // baton's extension, but a keepalived reading the
+                            // same file reports it and ignores the value: a
+                            // warning, since the file no longer passes `keepalived -t`.
+                            self.warn(
                                 &s.args[0].loc,
                                 format!(
-                                    "fractional {} is a baton extension; keepalived 2.2 needs whole seconds",
+                                    "fractional {} is a baton extension; keepalived 2.2 needs whole seconds and ignores it",
                                     s.name()
                                 ),
                             );
@@ -1051,6 +1062,17 @@ impl B<'_> {
             }
             _ => return false,
         };
+        // keepalived keeps the first script given for a state and ignores the rest.
+        if slot.is_some() {
+            self.warn(
+                s.loc(),
+                format!(
+                    "{} is already set; keepalived keeps the first and ignores this one",
+                    s.name()
+                ),
+            );
+            return true;
+        }
         *slot = self.command(s, &s.args);
         true
     }
@@ -1126,7 +1148,19 @@ impl B<'_> {
                         }
                     }
                 }
-                "interface" => v.interface = self.string(s),
+                "interface" => {
+                    v.interface = self.string(s);
+                    if let (Some(name), Some(t)) = (&v.interface, s.args.first()) {
+                        // The kernel's IFNAMSIZ counts the terminating NUL.
+                        if name.len() > 15 {
+                            self.warn(
+                                &t.loc,
+                                format!("interface name '{name}' is longer than 15 characters; keepalived ignores it"),
+                            );
+                            v.interface = None;
+                        }
+                    }
+                }
                 "virtual_router_id" => {
                     if let Some(x) = self.int(s, 1, 255) {
                         v.virtual_router_id = x as u8;
@@ -1279,12 +1313,31 @@ impl B<'_> {
                 "skip_check_adv_addr" => v.skip_check_adv_addr = Some(self.flag(s)),
                 "promote_secondaries" => v.promote_secondaries = true,
                 "debug" => v.debug = Some(self.int(s, 0, 4).unwrap_or(0) as u8),
+                "lvs_sync_daemon_interface" => self.warn(
+                    s.loc(),
+                    "lvs_sync_daemon_interface in a vrrp_instance is deprecated in keepalived (it wants the global lvs_sync_daemon); baton ignores it",
+                ),
                 name if IGNORED_INSTANCE.contains(&name) => self.ignored(s),
                 _ => {
                     if !self.notify(s, &mut v.notify) {
                         self.unknown(s)
                     }
                 }
+            }
+        }
+        // keepalived drops a track_interface entry that names the instance's own
+        // interface, weight and all: that interface going down is a FAULT anyway.
+        if let Some(own) = v.interface.clone() {
+            if v.track_interfaces.iter().any(|t| t.name == own) {
+                let loc = self
+                    .spans
+                    .at(&[&format!("{base}/track_interface/{own}"), &base])
+                    .clone();
+                self.warn(
+                    &loc,
+                    format!("track_interface {own} is the instance's own interface; keepalived ignores this entry"),
+                );
+                v.track_interfaces.retain(|t| t.name != own);
             }
         }
         Some(v)

@@ -158,6 +158,7 @@ pub const KEYWORDS: &[Keyword] = &[
     k(GlobalDefs, "default_interface", "lo", Yes, "Interface of static addresses, routes and rules that name none (default eth0)."),
     k(GlobalDefs, "vrrp_garp_extra_if", "60", Ignored, "Gratuitous ARP on other interfaces: not implemented."),
     k(GlobalDefs, "dynamic_interfaces", "", Ignored, "Accepted; baton always follows interfaces coming and going over netlink."),
+    k(GlobalDefs, "notification_email", "{\n a@example.org\n}", Ignored, "baton sends no mail; an empty list gets keepalived's warning."),
     // --- vrrp_script ------------------------------------------------------------------
     k(VrrpScript, "script", "\"/usr/bin/curl -sf http://127.0.0.1/\"", Yes, "The command (run without a shell); exit 0 means healthy. Quote a command that has arguments: as in keepalived, only the first word of an unquoted line is run."),
     k(VrrpScript, "interval", "0.5", Yes, "Seconds between runs; fractions are a baton extension (keepalived: whole seconds)."),
@@ -248,6 +249,7 @@ pub const KEYWORDS: &[Keyword] = &[
     k(Instance, "skip_check_adv_addr", "", Yes, "Per-instance vrrp_skip_check_adv_addr."),
     k(Instance, "promote_secondaries", "", Ignored, "Kernel promote_secondaries sysctl: not set by baton."),
     k(Instance, "debug", "0", Ignored, "Per-instance debug level: use `baton run -D` or BATON_LOG."),
+    k(Instance, "lvs_sync_daemon_interface", "eth0", Ignored, "Deprecated in keepalived for the global lvs_sync_daemon; baton warns and ignores it."),
     k(Instance, "notify_master", "/etc/keepalived/master.sh", Yes, "Run on becoming master (CMD [USER [GROUP]]; quote a command with arguments)."),
     k(Instance, "notify_backup", "/etc/keepalived/backup.sh", Yes, "Run on becoming backup."),
     k(Instance, "notify_fault", "/etc/keepalived/fault.sh", Yes, "Run on entering FAULT."),

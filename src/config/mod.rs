@@ -19,6 +19,7 @@ pub mod diag;
 pub mod include;
 pub mod keywords;
 pub mod lexer;
+pub mod lvs;
 pub mod model;
 pub mod parser;
 pub mod preproc;

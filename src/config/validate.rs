@@ -96,6 +96,15 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
                 );
             }
         }
+        if g.members.len() == 1 {
+            v.warn(
+                &[&base],
+                format!(
+                    "vrrp_sync_group {} has only one member; keepalived warns that this is probably not what you want",
+                    g.name
+                ),
+            );
+        }
         v.refs(&base, &g.track_scripts, &g.track_files, &g.track_processes);
         if let Some(ifs) = &host_ifs {
             for t in &g.track_interfaces {
@@ -251,6 +260,16 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
 
         v.refs(&base, &i.track_scripts, &i.track_files, &i.track_processes);
 
+        if i.virtual_ipaddresses.is_empty() {
+            v.warn(
+                &[&base],
+                format!(
+                    "vrrp_instance {} has no virtual_ipaddress; keepalived warns that at least one is sensible",
+                    i.name
+                ),
+            );
+        }
+
         if i.initial_state() == InitialState::Master {
             if !i.preempt {
                 v.warn(
@@ -284,7 +303,7 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
                     "authentication is ignored under VRRPv3",
                 );
             } else if i.effective_strict(&c.global) {
-                v.note(
+                v.warn(
                     &[&k("authentication"), &base],
                     "strict mode does not support authentication; it is ignored",
                 );
@@ -352,10 +371,6 @@ impl V<'_> {
     fn warn(&mut self, at: &[&str], msg: impl Into<String>) {
         let loc = self.spans.at(at).clone();
         self.diags.push(Diagnostic::warning(&loc, msg));
-    }
-    fn note(&mut self, at: &[&str], msg: impl Into<String>) {
-        let loc = self.spans.at(at).clone();
-        self.diags.push(Diagnostic::note(&loc, msg));
     }
 
     fn missing_if(&mut self, ifs: &HashSet<String>, name: &str, at: &[&str]) {
