@@ -7,7 +7,7 @@
 //! Sending an advert is the one thing done inline (a non-blocking `sendmsg`), because
 //! its timing is the protocol.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +31,7 @@ use crate::wire::{self, Advert};
 
 use super::effects::{self, AddressSet, Effect};
 use super::plan::{self, InstancePlan, Plan};
+use super::reload::HostSideDiff;
 use super::timer::PreciseTimer;
 use super::{Options, sd};
 
@@ -317,6 +318,12 @@ impl Engine {
                 let Some(mut set) = self.address_set(instance.0) else {
                     return;
                 };
+                // A virtual address the new configuration lists as excluded stays on the
+                // interface (HostSideDiff leaves it alone too).
+                let mut removed = removed;
+                if let Some(p) = self.plan.instances.get(instance.0) {
+                    removed.retain(|a| !p.excluded_addresses.iter().any(|x| x.address == *a));
+                }
                 let all = std::mem::take(&mut set.addresses);
                 let pick = |want: &[IpAddr]| -> Vec<_> {
                     all.iter()
@@ -425,7 +432,11 @@ impl Engine {
 
     /// An instance that a reload removed: release mastership, remove its addresses, STOP.
     async fn retire(&mut self, name: &str, from: State, release: Option<Advert>) {
-        let Some((p, rt)) = self.departed.remove(name) else {
+        // An instance whose VRID, version or family a reload changed keeps its name: it
+        // is retired under its reload entry, and its successor starts afresh.
+        let departed = (self.departed.remove(name))
+            .or_else(|| self.departed.get(&format!("reload:{name}")).cloned());
+        let Some((p, rt)) = departed else {
             return;
         };
         if let (Some(advert), Some(ifindex), Some(src)) = (release, rt.ifindex, rt.primary) {
@@ -750,6 +761,10 @@ impl Engine {
     /// node its new instance list (instances that still exist keep their state), and
     /// restarts tracked objects only if their definitions changed.
     async fn install(&mut self, plan: Plan, now: Instant) {
+        let old_masters: HashSet<String> = (self.plan.instances.iter().enumerate())
+            .filter(|(i, _)| self.node.state(InstanceId(*i)) == State::Master)
+            .map(|(_, p)| p.name.clone())
+            .collect();
         let old_plan = std::mem::replace(&mut self.plan, plan);
         let mut old_rt: HashMap<String, InstanceRt> = old_plan
             .instances
@@ -789,6 +804,7 @@ impl Engine {
         let configs = self.proto_configs();
         self.node
             .reconfigure(now, configs, plan::proto_groups(&self.plan));
+        self.move_host_side(&old_masters);
 
         // Link states first, so an instance on a missing interface starts in FAULT.
         let watched: Vec<String> = self
@@ -846,6 +862,53 @@ impl Engine {
                 if self.node.state(InstanceId(i)) == State::Initialize {
                     self.node.handle(now, InstanceId(i), Input::Startup);
                 }
+            }
+        }
+    }
+
+    /// After a reload: an instance that was and stays master gets its excluded
+    /// addresses, virtual routes and rules as the new configuration has them, without a
+    /// transition or a hook (its virtual addresses move through
+    /// [`Action::UpdateAddresses`]). A backup holds none of them and is left alone; an
+    /// instance the reload replaced is retired whole.
+    fn move_host_side(&self, old_masters: &HashSet<String>) {
+        for (i, p) in self.plan.instances.iter().enumerate() {
+            // A replaced instance (new VRID, version or family) starts in Initialize.
+            if !old_masters.contains(&p.name) || self.node.state(InstanceId(i)) == State::Initialize
+            {
+                continue;
+            }
+            let Some((old, old_rt)) = self.departed.get(&format!("reload:{}", p.name)) else {
+                continue;
+            };
+            let diff = HostSideDiff::between(old, p);
+            if diff.removes_anything() {
+                if let Some(ifname) = old_rt.ifname.clone() {
+                    let _ = self.effects.send(Effect::Remove(Box::new(AddressSet {
+                        instance: p.name.clone(),
+                        interface: ifname,
+                        addresses: diff.removed_addresses.clone(),
+                        routes: diff.removed_routes.clone(),
+                        rules: diff.removed_rules.clone(),
+                    })));
+                }
+            }
+            if diff.adds_anything() {
+                if let Some(ifname) = self.rt.get(i).and_then(|rt| rt.ifname.clone()) {
+                    let _ = self.effects.send(Effect::Add(Box::new(AddressSet {
+                        instance: p.name.clone(),
+                        interface: ifname,
+                        addresses: diff.added_addresses.clone(),
+                        routes: diff.added_routes.clone(),
+                        rules: diff.added_rules.clone(),
+                    })));
+                }
+            }
+            if diff.removes_anything() || diff.adds_anything() {
+                info!(
+                    instance = %p.name,
+                    "excluded addresses, virtual routes and rules updated without a transition"
+                );
             }
         }
     }
