@@ -157,6 +157,8 @@ pub const KEYWORDS: &[Keyword] = &[
     k(GlobalDefs, "v3_checksum_as_v2", "", Yes, "VRRPv3 over IPv4 without the pseudo-header in the checksum (some routers)."),
     k(GlobalDefs, "default_interface", "lo", Yes, "Interface of static addresses, routes and rules that name none (default eth0)."),
     k(GlobalDefs, "vrrp_garp_extra_if", "60", Ignored, "Gratuitous ARP on other interfaces: not implemented."),
+    k(GlobalDefs, "log_unknown_vrids", "", Partial, "keepalived logs every advert for a VRID not configured on its interface, and only with this flag; baton, flag or not, counts them per interface and VRID in `baton status` and logs the first of each once (warning)."),
+    k(GlobalDefs, "vrrp_log_unknown_vrids", "", Partial, "Another spelling of log_unknown_vrids that baton reads the same way; keepalived 2.2.7 knows only log_unknown_vrids."),
     k(GlobalDefs, "dynamic_interfaces", "", Ignored, "Accepted; baton always follows interfaces coming and going over netlink."),
     // --- vrrp_script ------------------------------------------------------------------
     k(VrrpScript, "script", "\"/usr/bin/curl -sf http://127.0.0.1/\"", Yes, "The command (run without a shell); exit 0 means healthy."),

@@ -33,6 +33,7 @@ use super::effects::{self, AddressSet, Effect};
 use super::plan::{self, InstancePlan, Plan};
 use super::reload::HostSideDiff;
 use super::timer::PreciseTimer;
+use super::unknown::UnknownVrids;
 use super::{Options, sd};
 
 /// How long shutdown waits for STOP hooks to finish.
@@ -95,6 +96,8 @@ pub struct Engine {
     startup_at: Option<Instant>,
     /// Packets that could not be attributed to any instance.
     unattributed: u64,
+    /// Adverts for VRIDs no instance has on their interface.
+    unknown: UnknownVrids,
     /// Instances removed by a reload, kept until their Removed action is carried out.
     departed: HashMap<String, (InstancePlan, InstanceRt)>,
 }
@@ -154,6 +157,7 @@ impl Engine {
             started: now,
             startup_at: None,
             unattributed: 0,
+            unknown: UnknownVrids::default(),
             departed: HashMap::new(),
             netlink,
             plan: Plan::new(&config::Config::default()),
@@ -516,7 +520,7 @@ impl Engine {
             return;
         };
         let Some(&i) = self.by_vrid.get(&(key.0, key.1, vrid)) else {
-            // Other VRIDs on the same LAN are normal; not ours to count.
+            self.unknown_vrid(now, key, vrid, &pkt);
             return;
         };
         let (Some(p), Some(rt)) = (self.plan.instances.get(i), self.rt.get(i)) else {
@@ -573,6 +577,45 @@ impl Engine {
                 self.node.handle(now, id, Input::RxError(rx_error(&e)));
             }
         }
+    }
+
+    /// Other VRIDs on a shared LAN are normal, a mistyped virtual_router_id looks the
+    /// same: count each (interface, VRID) for `baton status` and log its first advert.
+    fn unknown_vrid(&mut self, now: Instant, key: SockKey, vrid: u8, pkt: &RxPacket) {
+        if wire::vrrp::peek_version(&pkt.payload).is_none() {
+            self.unattributed += 1;
+            return;
+        }
+        let Some(ifname) = self
+            .links
+            .values()
+            .find(|l| l.ifindex == key.0)
+            .map(|l| l.name.clone())
+        else {
+            self.unattributed += 1;
+            return;
+        };
+        if self.unknown.record(&ifname, key.1, vrid, pkt.src, now) {
+            warn!(
+                interface = %ifname,
+                vrid,
+                from = %pkt.src,
+                "advert for unknown VRID {vrid} on {ifname} from {}: no instance here has it (counted in `baton status`; logged once per interface and VRID)",
+                pkt.src
+            );
+        }
+    }
+
+    /// After the instances or their interfaces changed: a VRID an instance now has is
+    /// no longer unknown.
+    fn forget_known_vrids(&mut self) {
+        let by_vrid = &self.by_vrid;
+        let links = &self.links;
+        self.unknown.forget(|ifname, family, vrid| {
+            links
+                .get(ifname)
+                .is_some_and(|l| by_vrid.contains_key(&(l.ifindex, family, vrid)))
+        });
     }
 
     async fn on_net(&mut self, now: Instant, ev: NetEvent) {
@@ -985,6 +1028,7 @@ impl Engine {
                 warn!(instance = %p.name, interface = ?ifname, "interface not present: instance waits in FAULT");
             }
         }
+        self.forget_known_vrids();
         self.sockets.retain(|k, _| wanted.contains_key(k));
         for (key, (ifname, groups)) in wanted {
             if let Some(entry) = self.sockets.get_mut(&key) {
@@ -1123,6 +1167,7 @@ impl Engine {
             uptime_ms: now.duration_since(self.started).as_millis() as u64,
             instances,
             groups,
+            unknown_vrids: self.unknown.view(now),
             tracks: self
                 .track_state
                 .iter()
