@@ -307,3 +307,42 @@ fn adverts_for_an_unknown_vrid_show_in_status_and_are_logged_once() {
     c.assert_state(0, "VI_1", "MASTER");
     assert_eq!(c.d(0).counter("VI_1", "vrid_errors"), 0);
 }
+
+#[test]
+fn reload_that_changes_the_vrid_retires_the_old_instance_first() {
+    let mut c = Cluster::new("e2e_faults_vrid_change", 2);
+    let mut a = with_host_side(
+        Inst::new(150, "BACKUP").hooks(&c, "a"),
+        "10.0.0.200/24",
+        "10.9.1.0/24",
+    );
+    let b = Inst::new(100, "BACKUP").hooks(&c, "b");
+    c.start("a", 0, &conf("a", "", &[&a]));
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.start("b", 1, &conf("b", "", &[&b]));
+    c.d(1).wait_state("VI_1", "BACKUP");
+    c.wait_addr(0, "10.0.0.200", true);
+    wait_route(&c, 0, "main", "10.9.1.0/24", true);
+
+    // Same name, another VRID (and addresses): to VRRP a new virtual router.
+    a.vrid = 61;
+    a.vips = vec!["10.0.0.150/24".into()];
+    let a = with_host_side(a, "10.0.0.201/24", "10.9.2.0/24");
+    std::fs::write(&c.d(0).conf, conf("a", "", &[&a])).expect("rewrite a");
+    c.d(0).signal(Signal::SIGHUP);
+    c.d(0).wait_log("configuration reloaded");
+
+    // The old one released VRID 51 (b takes it over) and took everything with it.
+    c.wait_hook("a", &["notify_stop"]);
+    c.d(1).wait_state("VI_1", "MASTER");
+    c.wait_addr(1, VIP, true);
+    c.wait_addr(0, VIP, false);
+    c.wait_addr(0, "10.0.0.200", false);
+    wait_route(&c, 0, "main", "10.9.1.0/24", false);
+    // The new one runs on VRID 61 with its own.
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.wait_addr(0, "10.0.0.150", true);
+    c.wait_addr(0, "10.0.0.201", true);
+    wait_route(&c, 0, "main", "10.9.2.0/24", true);
+    assert_eq!(c.d(0).instance("VI_1").expect("status")["vrid"], 61);
+}
