@@ -210,6 +210,10 @@ fn a_crafted_advert_from_a_host_that_is_not_a_peer_does_not_take_mastership() {
     c.assert_state(1, "VI_1", "BACKUP");
     assert_eq!(c.d(0).transitions("VI_1"), a_trans, "{}", c.all_logs());
     assert!(c.has_addr(0, VIP) && !c.has_addr(1, VIP));
+    let logged = (c.d(0).log_text().lines())
+        .filter(|l| l.contains("dropping adverts from 10.0.0.3, which is not a unicast_peer"))
+        .count();
+    assert_eq!(logged, 1, "once for five adverts\n{}", c.d(0).log_text());
     println!(
         "source errors on a: {} -> {}",
         before,

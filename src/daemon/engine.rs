@@ -98,6 +98,8 @@ pub struct Engine {
     unattributed: u64,
     /// Adverts for VRIDs no instance has on their interface.
     unknown: UnknownVrids,
+    /// (instance, source) pairs whose unicast adverts were dropped and logged.
+    foreign_sources: HashSet<(String, IpAddr)>,
     /// Instances removed by a reload, kept until their Removed action is carried out.
     departed: HashMap<String, (InstancePlan, InstanceRt)>,
 }
@@ -158,6 +160,7 @@ impl Engine {
             startup_at: None,
             unattributed: 0,
             unknown: UnknownVrids::default(),
+            foreign_sources: HashSet::new(),
             departed: HashMap::new(),
             netlink,
             plan: Plan::new(&config::Config::default()),
@@ -544,6 +547,8 @@ impl Engine {
         } else {
             let peer = p.peers.iter().find(|peer| peer.address == pkt.src);
             if p.check_unicast_src && peer.is_none() {
+                let name = p.name.clone();
+                self.log_foreign_source(&name, pkt.src);
                 self.node.handle(now, id, Input::RxError(RxError::Source));
                 return;
             }
@@ -577,6 +582,23 @@ impl Engine {
                 self.node.handle(now, id, Input::RxError(rx_error(&e)));
             }
         }
+    }
+
+    /// A peer that sends from an address its partner does not list (a second address,
+    /// a renumbered host) is shut out by the source check, and both nodes end up master:
+    /// say so once per instance and source, not once per advert.
+    fn log_foreign_source(&mut self, instance: &str, src: IpAddr) {
+        const MAX_LOGGED: usize = 256;
+        if self.foreign_sources.len() >= MAX_LOGGED
+            || !self.foreign_sources.insert((instance.to_string(), src))
+        {
+            return;
+        }
+        warn!(
+            %instance,
+            from = %src,
+            "{instance}: dropping adverts from {src}, which is not a unicast_peer (counted as source errors; logged once per source). baton takes unicast adverts only from the configured peers unless its own file sets unicast_accept_any_source"
+        );
     }
 
     /// Other VRIDs on a shared LAN are normal, a mistyped virtual_router_id looks the
