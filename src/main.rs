@@ -60,7 +60,7 @@ enum Command {
     /// Write the man page and shell completions (for packaging).
     #[command(hide = true)]
     Generate {
-        /// Directory for baton.8, baton-SUBCOMMAND.8 and baton.conf.5.
+        /// Directory for baton.8, baton-SUBCOMMAND.8, baton-keepalived.conf.5 and baton.conf.5.
         #[arg(long)]
         man: Option<PathBuf>,
         /// Directory for baton.bash, _baton and baton.fish.
@@ -83,6 +83,9 @@ struct RunArgs {
     /// Identity for `@id` conditional lines (default: the short host name).
     #[arg(short = 'i', long)]
     config_id: Option<String>,
+    /// baton's own settings (default /etc/baton/baton.conf, read only if it exists).
+    #[arg(long = "baton-conf", value_name = "FILE")]
+    baton_conf: Option<PathBuf>,
     /// More detailed logs (keepalived's -D).
     #[arg(short = 'D', long = "log-detail")]
     log_detail: bool,
@@ -99,6 +102,9 @@ struct CheckArgs {
     /// Identity for `@id` conditional lines (default: the short host name).
     #[arg(short = 'i', long)]
     config_id: Option<String>,
+    /// baton's own settings (default /etc/baton/baton.conf, read only if it exists).
+    #[arg(long = "baton-conf", value_name = "FILE")]
+    baton_conf: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +159,9 @@ struct KeepalivedFlags {
     /// Identity for `@id` conditional lines.
     #[arg(short = 'i', long = "config-id")]
     config_id: Option<String>,
+    /// baton's own settings (default /etc/baton/baton.conf, read only if it exists).
+    #[arg(long = "baton-conf", value_name = "FILE")]
+    baton_conf: Option<PathBuf>,
     /// Syslog facility (accepted, ignored: baton logs to stderr / journald).
     #[arg(short = 'S', long = "log-facility")]
     log_facility: Option<String>,
@@ -199,6 +208,7 @@ fn keepalived_style(k: KeepalivedFlags) -> ExitCode {
             file,
             dump: false,
             config_id: k.config_id,
+            baton_conf: k.baton_conf,
         });
     }
     run(RunArgs {
@@ -206,6 +216,7 @@ fn keepalived_style(k: KeepalivedFlags) -> ExitCode {
         pid_file: k.pid_file.or(k.vrrp_pid_file),
         socket: PathBuf::from(control::DEFAULT_SOCKET),
         config_id: k.config_id,
+        baton_conf: k.baton_conf,
         log_detail: k.log_detail,
     })
 }
@@ -228,6 +239,7 @@ fn run(args: RunArgs) -> ExitCode {
         config: args.file,
         load: LoadOptions {
             config_id: args.config_id,
+            baton_conf: baton_conf(args.baton_conf),
             ..LoadOptions::default()
         },
         socket: args.socket,
@@ -250,6 +262,7 @@ fn check(args: CheckArgs) -> ExitCode {
     let opts = LoadOptions {
         config_id: args.config_id,
         check_interfaces: true,
+        baton_conf: baton_conf(args.baton_conf),
         ..LoadOptions::default()
     };
     let mut out = std::io::stdout();
@@ -259,6 +272,16 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(e) => fail(&e),
     }
+}
+
+/// The baton file to read: the one given, or the default when it exists. A missing default
+/// means no file (every setting at its default, as before the file existed); a missing
+/// file given on the command line is left to the loader, which reports it as an error.
+fn baton_conf(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| {
+        let default = PathBuf::from(config::baton::DEFAULT_BATON_CONF);
+        default.exists().then_some(default)
+    })
 }
 
 fn demo(args: DemoArgs) -> ExitCode {
@@ -271,7 +294,8 @@ fn demo(args: DemoArgs) -> ExitCode {
     }
 }
 
-/// baton(8) from the same definitions as `--help`, baton.conf(5) from the keyword table,
+/// baton(8) from the same definitions as `--help`, baton-keepalived.conf(5) from the keyword
+/// table, baton.conf(5) from baton's own settings table,
 /// and completions for three shells.
 fn generate(man: Option<PathBuf>, completions: Option<PathBuf>) -> ExitCode {
     use clap::CommandFactory;
@@ -290,6 +314,9 @@ fn generate(man: Option<PathBuf>, completions: Option<PathBuf>) -> ExitCode {
             }
             let mut page = Vec::new();
             config::keywords::write_man_page(&mut page, env!("CARGO_PKG_VERSION"))?;
+            std::fs::write(dir.join("baton-keepalived.conf.5"), page)?;
+            let mut page = Vec::new();
+            config::batonconf::write_man_page(&mut page, env!("CARGO_PKG_VERSION"))?;
             std::fs::write(dir.join("baton.conf.5"), page)?;
         }
         if let Some(dir) = completions {

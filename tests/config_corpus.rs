@@ -74,6 +74,7 @@ fn reported(path: &Path) -> Vec<(u32, Severity)> {
         check_interfaces: false,
         sys_class_net: None,
         max_lines: None,
+        baton_conf: None,
     };
     let (config, diags) = load_all(path, &opts);
     assert!(config.is_some(), "{} did not parse", path.display());
@@ -134,6 +135,7 @@ fn samples_with_interfaces_warn_only_about_the_host() {
         check_interfaces: true,
         sys_class_net: Some(sys.path().to_path_buf()),
         max_lines: None,
+        baton_conf: None,
     };
     let (_, diags) = load_all(&dir.join("keepalived.conf.vrrp"), &opts);
     let host: Vec<_> = diags

@@ -22,6 +22,7 @@ fn opts(id: &str) -> LoadOptions {
         check_interfaces: false,
         sys_class_net: None,
         max_lines: None,
+        baton_conf: None,
     }
 }
 

@@ -30,6 +30,7 @@ fn opts() -> LoadOptions {
         check_interfaces: false,
         sys_class_net: None,
         max_lines: None,
+        baton_conf: None,
     }
 }
 

@@ -154,9 +154,14 @@ for ex in /etc/keepalived/keepalived.conf.baton-example \
     check "baton check $ex (warnings at most)" /usr/sbin/baton check -f "$ex"
 done
 check "man -w baton" man -w baton
+check "man -w baton-keepalived.conf" man -w 5 baton-keepalived.conf
+check "baton-keepalived.conf(5) renders and lists virtual_router_id" \
+    sh -c 'LC_ALL=C MANWIDTH=80 man -l $(man -w 5 baton-keepalived.conf) 2>/dev/null | grep -q virtual_router_id'
 check "man -w baton.conf" man -w 5 baton.conf
-check "baton.conf(5) renders and lists virtual_router_id" \
-    sh -c 'LC_ALL=C MANWIDTH=80 man -l $(man -w 5 baton.conf) 2>/dev/null | grep -q virtual_router_id'
+check "baton.conf(5) renders and lists notify_timeout" \
+    sh -c 'LC_ALL=C MANWIDTH=80 man -l $(man -w 5 baton.conf) 2>/dev/null | grep -q notify_timeout'
+check "/etc/baton/baton.conf installed, baton check accepts it" \
+    /usr/sbin/baton check -f /etc/keepalived/keepalived.conf.baton-example --baton-conf /etc/baton/baton.conf
 check "baton(8) renders and refers to baton-run(8)" \
     sh -c 'LC_ALL=C man -l $(man -w 8 baton) 2>/dev/null | grep -q "baton-run(8)"'
 check "man -w baton-run (every page baton(8) refers to exists)" sh -c \
@@ -169,7 +174,8 @@ check "service not enabled" \
 check "bash completion installed" test -s /usr/share/bash-completion/completions/baton
 check "conffiles: /etc/default/baton and the example" sh -c \
     "dpkg-query -W -f='\${Conffiles}' baton | grep -q /etc/default/baton &&
-     dpkg-query -W -f='\${Conffiles}' baton | grep -q keepalived.conf.baton-example"
+     dpkg-query -W -f='\${Conffiles}' baton | grep -q keepalived.conf.baton-example &&
+     dpkg-query -W -f='\${Conffiles}' baton | grep -q /etc/baton/baton.conf"
 check "keepalived.conf untouched by install" cmp -s "$TMP/keepalived.conf.before" "$KCONF"
 
 # --- Remove and purge -------------------------------------------------------------------
@@ -195,7 +201,8 @@ sed -e 's|^/etc/default/baton$|/etc/sysconfig/baton|' \
 check "rpm -qlp lists $(wc -l <"$TMP/rpm-files") files, as the deb does" \
     diff -u "$TMP/deb-as-rpm" "$TMP/rpm-files"
 check "rpm: config files are noreplace" sh -c \
-    "rpm -qp --configfiles '$TMP/baton.rpm' 2>/dev/null | grep -q /etc/sysconfig/baton"
+    "rpm -qp --configfiles '$TMP/baton.rpm' 2>/dev/null | grep -q /etc/sysconfig/baton &&
+     rpm -qp --configfiles '$TMP/baton.rpm' 2>/dev/null | grep -q /etc/baton/baton.conf"
 
 # The check that runs inside the container, under its systemd: PASS/FAIL/INFO lines.
 container_script() {

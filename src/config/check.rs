@@ -1,7 +1,8 @@
 //! check: what `baton check` (and keepalived's `-t`) prints and returns.
 //!
 //! Every diagnostic as `FILE:LINE:COL: severity: message`, then a summary
-//! line. With `dump`, the resolved model goes to `out` as YAML and the
+//! line; with baton's own file, the diagnostics of both files (keepalived.conf's
+//! first) and one summary naming both. With `dump`, the resolved model goes to `out` as YAML and the
 //! diagnostics to `err` so the YAML can be redirected into a file.
 
 use std::io::{self, Write};
@@ -25,7 +26,16 @@ pub fn check(
         for d in &diags {
             writeln!(report, "{d}")?;
         }
-        writeln!(report, "{}: {}", path.display(), summary(&diags))?;
+        match &opts.baton_conf {
+            Some(b) => writeln!(
+                report,
+                "{} and {}: {}",
+                path.display(),
+                b.display(),
+                summary(&diags)
+            )?,
+            None => writeln!(report, "{}: {}", path.display(), summary(&diags))?,
+        }
     }
     if dump && ok {
         if let Some(c) = &config {

@@ -1,5 +1,5 @@
 //! keywords: the table of every configuration keyword baton understands, per block, with
-//! what it does and whether baton acts on it; and baton.conf(5), rendered from that table.
+//! what it does and whether baton acts on it; and baton-keepalived.conf(5), rendered from that table.
 //!
 //! The table is documentation, not the parser: [`super::build`] stays the one place that
 //! gives keywords meaning. The tests below keep the two in step in both directions (every
@@ -268,12 +268,12 @@ pub fn in_block(block: Block) -> impl Iterator<Item = &'static Keyword> {
     KEYWORDS.iter().filter(move |k| k.block == block)
 }
 
-/// Write baton.conf(5) in roff (man(7) macros).
+/// Write baton-keepalived.conf(5) in roff (man(7) macros).
 pub fn write_man_page(out: &mut dyn Write, version: &str) -> io::Result<()> {
     let w = out;
     writeln!(
         w,
-        ".TH BATON.CONF 5 \"\" \"baton {}\" \"File Formats\"",
+        ".TH BATON-KEEPALIVED.CONF 5 \"\" \"baton {}\" \"File Formats\"",
         esc(version)
     )?;
     // Keyword names must stay whole: no hyphenation, ragged right.
@@ -281,7 +281,7 @@ pub fn write_man_page(out: &mut dyn Write, version: &str) -> io::Result<()> {
     writeln!(w, ".SH NAME")?;
     writeln!(
         w,
-        "baton.conf \\- configuration of baton, the keepalived.conf VRRP syntax"
+        "baton-keepalived.conf \\- keepalived.conf as baton reads it (the VRRP syntax)"
     )?;
     writeln!(w, ".SH SYNOPSIS")?;
     writeln!(w, ".B /etc/keepalived/keepalived.conf")?;
@@ -337,12 +337,17 @@ pub fn write_man_page(out: &mut dyn Write, version: &str) -> io::Result<()> {
     writeln!(w, ".SH FILES")?;
     writeln!(w, ".TP\n.B /etc/keepalived/keepalived.conf")?;
     writeln!(w, "The configuration the service reads.")?;
+    writeln!(w, ".TP\n.B /etc/baton/baton.conf")?;
+    writeln!(w, "baton's own settings, described in baton.conf(5).")?;
     writeln!(w, ".TP\n.B /etc/default/baton, /etc/sysconfig/baton")?;
     writeln!(w, "BATON_ARGS for the service.")?;
     writeln!(w, ".TP\n.B /usr/share/doc/baton/examples/")?;
     writeln!(w, "Example configurations.")?;
     writeln!(w, ".SH SEE ALSO")?;
-    writeln!(w, "\\fBbaton\\fR(8), \\fBkeepalived.conf\\fR(5)")?;
+    writeln!(
+        w,
+        "\\fBbaton\\fR(8), \\fBbaton.conf\\fR(5), \\fBkeepalived.conf\\fR(5)"
+    )?;
     Ok(())
 }
 
@@ -364,7 +369,7 @@ fn squeeze(s: &str) -> String {
 }
 
 /// Escape text for roff: backslashes, minus signs, and a leading control character.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -609,7 +614,7 @@ vrrp_track_process P_T {
         let mut page = Vec::new();
         write_man_page(&mut page, "1.2.3").unwrap();
         let page = String::from_utf8(page).unwrap();
-        assert!(page.starts_with(".TH BATON.CONF 5"));
+        assert!(page.starts_with(".TH BATON-KEEPALIVED.CONF 5"));
         for kw in KEYWORDS {
             assert!(page.contains(&esc(kw.name)), "{} missing", kw.name);
         }

@@ -3,13 +3,16 @@
 //! Pipeline: [`lexer`] (lines of tokens with file:line:col) → [`preproc`]
 //! (include, `@id` conditionals, `$NAME` definitions, `~SEQ`/`~LST`) →
 //! [`parser`] (a tree of keyword blocks) → [`build`] (the typed [`model`])
-//! → [`validate`] (cross-checks). Every stage records problems as
+//! → [`validate`] (cross-checks). baton's own file goes through the same lexer,
+//! preprocessor and parser into [`batonconf`], then its instance names are checked
+//! against keepalived.conf's. Every stage records problems as
 //! [`Diagnostic`]s and keeps going, so one run reports everything.
 //!
 //! This module depends on nothing else in the crate and does no async I/O;
 //! it reads files with `std::fs` and `/sys/class/net` for the interface check.
 
 pub mod baton;
+pub mod batonconf;
 pub mod build;
 pub mod check;
 pub mod diag;
@@ -44,6 +47,10 @@ pub struct LoadOptions {
     /// Most logical lines the expansion may produce (`None`: 1,000,000,
     /// enough for keepalived's 65,024-instance `~SEQ` example).
     pub max_lines: Option<usize>,
+    /// baton's own file (`baton.conf`, see [`baton`]); `None`: no file, every baton
+    /// setting at its default. With a YAML configuration, a file given here replaces
+    /// the YAML's `baton:` section.
+    pub baton_conf: Option<PathBuf>,
 }
 
 impl LoadOptions {
@@ -140,6 +147,19 @@ pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnos
     };
     if let Some(c) = &config {
         validate::validate(c, &spans, opts, &mut diags);
+    }
+    let mut config = config;
+    if let Some(file) = &opts.baton_conf {
+        let (baton, refs) = batonconf::load(
+            file,
+            &opts.effective_config_id(),
+            opts.max_lines.unwrap_or(preproc::MAX_LINES),
+            &mut diags,
+        );
+        if let Some(c) = config.as_mut() {
+            batonconf::check_refs(&refs, &|name| c.instance(name).is_some(), &mut diags);
+            c.baton = baton;
+        }
     }
     sort_diagnostics(&mut diags);
     (config, diags)

@@ -43,6 +43,8 @@ pub struct Daemon {
     pub socket: PathBuf,
     pub pid_file: PathBuf,
     pub log: PathBuf,
+    /// baton's own file, passed as `--baton-conf` on every (re)start; `None`: not passed.
+    pub baton_conf: Option<PathBuf>,
     env: Vec<(String, String)>,
     child: Option<Child>,
 }
@@ -61,8 +63,11 @@ impl Daemon {
             .arg("--socket")
             .arg(&self.socket)
             .arg("-p")
-            .arg(&self.pid_file)
-            .env("BATON_LOG", "info")
+            .arg(&self.pid_file);
+        if let Some(b) = &self.baton_conf {
+            cmd.arg("--baton-conf").arg(b);
+        }
+        cmd.env("BATON_LOG", "info")
             .env("BATON_TEST_NODE", &self.name)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
@@ -310,11 +315,30 @@ impl Cluster {
         self.start_env(name, node, conf, &[])
     }
 
+    /// [`Cluster::start`] with baton's own file: writes `<name>.baton.conf` and passes it
+    /// as `--baton-conf`.
+    pub fn start_baton(&mut self, name: &str, node: usize, conf: &str, baton_conf: &str) -> usize {
+        let p = self.path(&format!("{name}.baton.conf"));
+        std::fs::write(&p, baton_conf).expect("write baton conf");
+        self.start_with(name, node, conf, Some(p), &[])
+    }
+
     pub fn start_env(
         &mut self,
         name: &str,
         node: usize,
         conf: &str,
+        env: &[(&str, &str)],
+    ) -> usize {
+        self.start_with(name, node, conf, None, env)
+    }
+
+    fn start_with(
+        &mut self,
+        name: &str,
+        node: usize,
+        conf: &str,
+        baton_conf: Option<PathBuf>,
         env: &[(&str, &str)],
     ) -> usize {
         let confp = self.path(&format!("{name}.conf"));
@@ -326,6 +350,7 @@ impl Cluster {
             socket: self.path(&format!("{name}.sock")),
             pid_file: self.path(&format!("{name}.pid")),
             log: self.path(&format!("{name}.log")),
+            baton_conf,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
