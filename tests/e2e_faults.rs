@@ -179,14 +179,18 @@ fn reload_moves_excluded_addresses_and_routes_on_the_master_only() {
 }
 
 /// Two baton nodes in unicast (a 10.0.0.1 at 150, b 10.0.0.2 at 100) and a third
-/// namespace (10.0.0.3) that is on the segment but in neither peer list.
-fn unicast_pair(test: &str) -> Cluster {
+/// namespace (10.0.0.3) that is on the segment but in neither peer list; a runs with
+/// `a_baton_conf` as its baton file, if given.
+fn unicast_pair(test: &str, a_baton_conf: Option<&str>) -> Cluster {
     let mut c = Cluster::new(test, 3);
     let mut a = Inst::new(150, "BACKUP");
     let mut b = Inst::new(100, "BACKUP");
     a.unicast = Some(("10.0.0.1".into(), vec!["10.0.0.2".into()]));
     b.unicast = Some(("10.0.0.2".into(), vec!["10.0.0.1".into()]));
-    c.start("a", 0, &conf("a", "", &[&a]));
+    match a_baton_conf {
+        Some(bc) => c.start_baton("a", 0, &conf("a", "", &[&a]), bc),
+        None => c.start("a", 0, &conf("a", "", &[&a])),
+    };
     c.d(0).wait_state("VI_1", "MASTER");
     c.start("b", 1, &conf("b", "", &[&b]));
     c.d(1).wait_state("VI_1", "BACKUP");
@@ -196,7 +200,7 @@ fn unicast_pair(test: &str) -> Cluster {
 
 #[test]
 fn a_crafted_advert_from_a_host_that_is_not_a_peer_does_not_take_mastership() {
-    let c = unicast_pair("e2e_faults_src");
+    let c = unicast_pair("e2e_faults_src", None);
     let a_trans = c.d(0).transitions("VI_1");
     let before = c.d(0).counter("VI_1", "source_errors");
     // Priority 254 beats a's 150: accepted, it would make a step down at once.
@@ -222,6 +226,40 @@ fn a_crafted_advert_from_a_host_that_is_not_a_peer_does_not_take_mastership() {
 }
 
 #[test]
+fn with_unicast_accept_any_source_the_same_crafted_advert_takes_mastership() {
+    // keepalived's behaviour, asked for in baton's own file: shows the setting works
+    // (and that the advert above would have taken mastership without the check).
+    let c = unicast_pair(
+        "e2e_faults_any_src",
+        Some("instance VI_1 {\n    unicast_accept_any_source yes\n}\n"),
+    );
+    let before = c.d(0).counter("VI_1", "source_errors");
+    send_crafted(&c.net, 2, c.net.node(0).v4, 51, 254, 5);
+    // From the log, not from status: a may be master again before a poll sees BACKUP.
+    let stepped_down = ("MASTER".to_string(), "BACKUP".to_string());
+    wait_for(DEADLINE, "a steps down for the crafted advert", || {
+        c.d(0).transitions("VI_1").contains(&stepped_down)
+    });
+    assert_eq!(c.d(0).counter("VI_1", "source_errors"), before);
+    // The crafted "master" sends nothing more: once it is silent a (maybe after b)
+    // takes over again, and preempts b if b was first.
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.d(1).wait_state("VI_1", "BACKUP");
+}
+
+fn check_output(conf_path: &std::path::Path, baton_conf: Option<&std::path::Path>) -> String {
+    let mut cmd = Command::new(BATON);
+    cmd.args(["check", "-f"]).arg(conf_path);
+    if let Some(b) = baton_conf {
+        cmd.arg("--baton-conf").arg(b);
+    }
+    let out = cmd.output().expect("baton check");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+#[test]
 fn baton_check_notes_the_unicast_source_policy_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("keepalived.conf");
@@ -237,13 +275,7 @@ fn baton_check_notes_the_unicast_source_policy_once() {
     checked.vips = vec!["10.0.0.102/24".into()];
     checked.extra.push("check_unicast_src".into());
     std::fs::write(&path, conf("a", "", &[&a, &b, &checked])).expect("write conf");
-    let out = Command::new(BATON)
-        .args(["check", "-f"])
-        .arg(&path)
-        .output()
-        .expect("baton check");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = check_output(&path, None);
     let notes: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("unicast_accept_any_source"))
@@ -266,6 +298,25 @@ fn baton_check_notes_the_unicast_source_policy_once() {
         note.starts_with(&format!("{}:{line}:", path.display())),
         "{note}"
     );
+
+    // Once baton's own file decides for VI_1 (either way), the note names only VI_2;
+    // once it decides globally, there is none.
+    let bconf = dir.path().join("baton.conf");
+    std::fs::write(
+        &bconf,
+        "instance VI_1 {\n    unicast_accept_any_source no\n}\n",
+    )
+    .expect("write baton conf");
+    let text = check_output(&path, Some(&bconf));
+    let notes: Vec<&str> = (text.lines())
+        .filter(|l| l.contains("unicast_accept_any_source"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{text}");
+    assert!(notes[0].contains("(VI_2)"), "{}", notes[0]);
+    std::fs::write(&bconf, "global {\n    unicast_accept_any_source yes\n}\n")
+        .expect("write baton conf");
+    let text = check_output(&path, Some(&bconf));
+    assert!(!text.contains("unicast_accept_any_source"), "{text}");
 }
 
 #[test]

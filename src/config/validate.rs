@@ -111,7 +111,6 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
     // Instances seen so far by (interface, IPv6, VRID, multicast group).
     type SeenKey<'a> = (Option<&'a str>, bool, u8, Option<std::net::IpAddr>);
     let mut seen: HashMap<SeenKey<'_>, Vec<&Instance>> = HashMap::new();
-    unicast_source_note(c, &mut v);
     for i in &c.instances {
         let base = format!("i/{}", i.name);
         let k = |s: &str| format!("{base}/{s}");
@@ -315,8 +314,8 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
 /// keepalived takes a unicast advert from any source unless `check_unicast_src` is set;
 /// baton takes one only from the instance's `unicast_peer` addresses unless its own file
 /// says `unicast_accept_any_source`. One note for the whole file says so, at the first
-/// instance it concerns.
-fn unicast_source_note(c: &Config, v: &mut V<'_>) {
+/// instance it concerns. Runs once baton's own file is in `c.baton`.
+pub fn unicast_source_note(c: &Config, spans: &Spans, diags: &mut Vec<Diagnostic>) {
     let written = |name: &str| {
         (c.baton.instances.get(name))
             .and_then(|s| s.unicast_accept_any_source)
@@ -333,14 +332,15 @@ fn unicast_source_note(c: &Config, v: &mut V<'_>) {
         return;
     };
     let base = format!("i/{first}");
-    v.note(
-        &[&format!("{base}/unicast_peer"), &base],
+    let loc = spans.at(&[&format!("{base}/unicast_peer"), &base]).clone();
+    diags.push(Diagnostic::note(
+        &loc,
         format!(
             "unicast without check_unicast_src ({}): keepalived would accept adverts from any source, baton accepts them only from the unicast_peer addresses; for keepalived's behaviour set 'unicast_accept_any_source yes' in baton's own file ({}, --baton-conf)",
             names.join(", "),
             super::baton::DEFAULT_BATON_CONF
         ),
-    );
+    ));
 }
 
 fn fam(v6: bool) -> &'static str {
