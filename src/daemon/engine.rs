@@ -949,7 +949,7 @@ impl Engine {
             let diff = HostSideDiff::between(old, p);
             if diff.removes_anything() {
                 if let Some(ifname) = old_rt.ifname.clone() {
-                    let _ = self.effects.send(Effect::Remove(Box::new(AddressSet {
+                    let _ = self.effects.send(Effect::Withdraw(Box::new(AddressSet {
                         instance: p.name.clone(),
                         interface: ifname,
                         addresses: diff.removed_addresses.clone(),
