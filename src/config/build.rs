@@ -180,12 +180,10 @@ pub const IGNORED_GLOBAL: &[&str] = &[
     "vmac_prefix",
     "vmac_addr_prefix",
     "data_use_instance",
-    "vrrp_log_unknown_vrids",
     "vrrp_owner_ignore_adverts",
     "child_wait_time",
     "disable_local_igmp",
     "include_check",
-    "log_unknown_vrids",
     "nftables_ipvs",
     "nftables_ipvs_start_fwmark",
     "no_email_faults",
@@ -769,6 +767,11 @@ impl B<'_> {
                     }
                 }
                 "vrrp_min_garp" => g.vrrp_min_garp = self.flag(s),
+                // baton always counts and logs adverts for unknown VRIDs (see the
+                // keyword table); the flag is checked and changes nothing.
+                "log_unknown_vrids" | "vrrp_log_unknown_vrids" => {
+                    self.flag(s);
+                }
                 "vrrp_mcast_group4" => match self.ip(s) {
                     Some(IpAddr::V4(a)) if a.is_multicast() => g.vrrp_mcast_group4 = a,
                     Some(_) => self.err(

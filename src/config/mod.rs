@@ -164,6 +164,10 @@ pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnos
             c.baton = baton;
         }
     }
+    if let Some(c) = &config {
+        // Needs baton's own file, which may turn the note off.
+        validate::unicast_source_note(c, &spans, &mut diags);
+    }
     sort_diagnostics(&mut diags);
     (config, diags)
 }

@@ -330,6 +330,38 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
     }
 }
 
+/// keepalived takes a unicast advert from any source unless `check_unicast_src` is set;
+/// baton takes one only from the instance's `unicast_peer` addresses unless its own file
+/// says `unicast_accept_any_source`. One note for the whole file says so, at the first
+/// instance it concerns. Runs once baton's own file is in `c.baton`.
+pub fn unicast_source_note(c: &Config, spans: &Spans, diags: &mut Vec<Diagnostic>) {
+    let written = |name: &str| {
+        (c.baton.instances.get(name))
+            .and_then(|s| s.unicast_accept_any_source)
+            .or(c.baton.global.unicast_accept_any_source)
+            .is_some()
+    };
+    let names: Vec<&str> = (c.instances.iter())
+        .filter(|i| {
+            i.is_unicast() && !i.effective_check_unicast_src(&c.global) && !written(&i.name)
+        })
+        .map(|i| i.name.as_str())
+        .collect();
+    let Some(first) = names.first() else {
+        return;
+    };
+    let base = format!("i/{first}");
+    let loc = spans.at(&[&format!("{base}/unicast_peer"), &base]).clone();
+    diags.push(Diagnostic::note(
+        &loc,
+        format!(
+            "unicast without check_unicast_src ({}): keepalived would accept adverts from any source, baton accepts them only from the unicast_peer addresses; for keepalived's behaviour set 'unicast_accept_any_source yes' in baton's own file ({}, --baton-conf)",
+            names.join(", "),
+            super::baton::DEFAULT_BATON_CONF
+        ),
+    ));
+}
+
 fn fam(v6: bool) -> &'static str {
     if v6 { "IPv6" } else { "IPv4" }
 }

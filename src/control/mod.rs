@@ -62,6 +62,22 @@ pub struct Status {
     pub instances: Vec<InstanceStatus>,
     pub groups: Vec<GroupStatus>,
     pub tracks: Vec<TrackStatusView>,
+    /// Adverts for VRIDs that no instance has on the interface they arrived on.
+    #[serde(default)]
+    pub unknown_vrids: Vec<UnknownVridStatus>,
+}
+
+/// Adverts seen on one interface for one VRID (of one family) that no instance has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownVridStatus {
+    pub interface: String,
+    /// "IPv4" or "IPv6".
+    pub family: String,
+    pub vrid: u8,
+    /// Adverts counted since baton started (or since the VRID was last known).
+    pub count: u64,
+    pub last_source: String,
+    pub last_seen_ms_ago: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,7 +209,32 @@ pub fn render(status: &Status) -> String {
             .collect();
         let _ = writeln!(out, "tracked: {}", list.join("  "));
     }
+    render_unknown_vrids(&mut out, &status.unknown_vrids);
     out
+}
+
+/// One line per interface: `unknown VRIDs on eth0: 77 (3 adverts, last from 10.0.0.9, 2.0s ago)`.
+fn render_unknown_vrids(out: &mut String, list: &[UnknownVridStatus]) {
+    use std::fmt::Write as _;
+    let mut by_interface: Vec<(&str, Vec<String>)> = Vec::new();
+    for u in list {
+        let item = format!(
+            "{}{} ({} advert{}, last from {}, {} ago)",
+            u.vrid,
+            if u.family == "IPv6" { "/IPv6" } else { "" },
+            u.count,
+            if u.count == 1 { "" } else { "s" },
+            u.last_source,
+            human_ms(u.last_seen_ms_ago)
+        );
+        match by_interface.iter_mut().find(|(i, _)| *i == u.interface) {
+            Some((_, items)) => items.push(item),
+            None => by_interface.push((&u.interface, vec![item])),
+        }
+    }
+    for (ifname, items) in by_interface {
+        let _ = writeln!(out, "unknown VRIDs on {ifname}: {}", items.join(", "));
+    }
 }
 
 fn human_ms(ms: u64) -> String {
@@ -221,6 +262,40 @@ mod tests {
             serde_json::from_str::<Request>(r#"{"cmd":"status"}"#).unwrap(),
             Request::Status
         );
+    }
+
+    #[test]
+    fn unknown_vrids_are_listed_per_interface() {
+        let u = |ifname: &str, family: &str, vrid, count| UnknownVridStatus {
+            interface: ifname.into(),
+            family: family.into(),
+            vrid,
+            count,
+            last_source: "10.0.0.9".into(),
+            last_seen_ms_ago: 2_000,
+        };
+        let mut out = String::new();
+        render_unknown_vrids(
+            &mut out,
+            &[
+                u("eth0", "IPv4", 7, 1),
+                u("eth0", "IPv6", 77, 3),
+                u("eth1", "IPv4", 9, 2),
+            ],
+        );
+        assert_eq!(
+            out,
+            "unknown VRIDs on eth0: 7 (1 advert, last from 10.0.0.9, 2.0s ago), 77/IPv6 (3 adverts, last from 10.0.0.9, 2.0s ago)\n\
+             unknown VRIDs on eth1: 9 (2 adverts, last from 10.0.0.9, 2.0s ago)\n"
+        );
+    }
+
+    #[test]
+    fn a_status_without_unknown_vrids_still_reads() {
+        // An older daemon's answer has no unknown_vrids field.
+        let text = r#"{"router_id":"a","config_file":"/x","config_digest":"0","pid":1,"uptime_ms":0,"instances":[],"groups":[],"tracks":[]}"#;
+        let st: Status = serde_json::from_str(text).unwrap();
+        assert!(st.unknown_vrids.is_empty());
     }
 
     #[test]

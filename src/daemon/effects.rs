@@ -25,8 +25,12 @@ use super::plan::GarpPlan;
 pub enum Effect {
     /// Put an instance's virtual addresses, routes and rules in place.
     Add(Box<AddressSet>),
-    /// Take them away (every item is tried, failures are logged).
+    /// Take them away (every item is tried, failures are logged) and stop the
+    /// instance's GARP / NA schedule: it is leaving MASTER.
     Remove(Box<AddressSet>),
+    /// Take away items that are no longer configured from an instance that stays master
+    /// (after a reload): like [`Effect::Remove`], but its GARP / NA schedule goes on.
+    Withdraw(Box<AddressSet>),
     /// Start the GARP / NA schedule of an instance that became master.
     Announce {
         instance: String,
@@ -113,6 +117,7 @@ impl Worker {
                     }
                     self.remove(&set).await;
                 }
+                Effect::Withdraw(set) => self.remove(&set).await,
                 Effect::Announce {
                     instance,
                     interface,

@@ -7,7 +7,7 @@
 //! Sending an advert is the one thing done inline (a non-blocking `sendmsg`), because
 //! its timing is the protocol.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,7 +31,9 @@ use crate::wire::{self, Advert};
 
 use super::effects::{self, AddressSet, Effect};
 use super::plan::{self, InstancePlan, Plan};
+use super::reload::HostSideDiff;
 use super::timer::PreciseTimer;
+use super::unknown::UnknownVrids;
 use super::{Options, sd};
 
 /// How long shutdown waits for STOP hooks to finish.
@@ -94,6 +96,10 @@ pub struct Engine {
     startup_at: Option<Instant>,
     /// Packets that could not be attributed to any instance.
     unattributed: u64,
+    /// Adverts for VRIDs no instance has on their interface.
+    unknown: UnknownVrids,
+    /// (instance, source) pairs whose unicast adverts were dropped and logged.
+    foreign_sources: HashSet<(String, IpAddr)>,
     /// Instances removed by a reload, kept until their Removed action is carried out.
     departed: HashMap<String, (InstancePlan, InstanceRt)>,
 }
@@ -153,6 +159,8 @@ impl Engine {
             started: now,
             startup_at: None,
             unattributed: 0,
+            unknown: UnknownVrids::default(),
+            foreign_sources: HashSet::new(),
             departed: HashMap::new(),
             netlink,
             plan: Plan::new(&config::Config::default()),
@@ -317,6 +325,12 @@ impl Engine {
                 let Some(mut set) = self.address_set(instance.0) else {
                     return;
                 };
+                // A virtual address the new configuration lists as excluded stays on the
+                // interface (HostSideDiff leaves it alone too).
+                let mut removed = removed;
+                if let Some(p) = self.plan.instances.get(instance.0) {
+                    removed.retain(|a| !p.excluded_addresses.iter().any(|x| x.address == *a));
+                }
                 let all = std::mem::take(&mut set.addresses);
                 let pick = |want: &[IpAddr]| -> Vec<_> {
                     all.iter()
@@ -425,7 +439,11 @@ impl Engine {
 
     /// An instance that a reload removed: release mastership, remove its addresses, STOP.
     async fn retire(&mut self, name: &str, from: State, release: Option<Advert>) {
-        let Some((p, rt)) = self.departed.remove(name) else {
+        // An instance whose VRID, version or family a reload changed keeps its name: it
+        // is retired under its reload entry, and its successor starts afresh.
+        let departed = (self.departed.remove(name))
+            .or_else(|| self.departed.get(&format!("reload:{name}")).cloned());
+        let Some((p, rt)) = departed else {
             return;
         };
         if let (Some(advert), Some(ifindex), Some(src)) = (release, rt.ifindex, rt.primary) {
@@ -505,7 +523,7 @@ impl Engine {
             return;
         };
         let Some(&i) = self.by_vrid.get(&(key.0, key.1, vrid)) else {
-            // Other VRIDs on the same LAN are normal; not ours to count.
+            self.unknown_vrid(now, key, vrid, &pkt);
             return;
         };
         let (Some(p), Some(rt)) = (self.plan.instances.get(i), self.rt.get(i)) else {
@@ -529,6 +547,8 @@ impl Engine {
         } else {
             let peer = p.peers.iter().find(|peer| peer.address == pkt.src);
             if p.check_unicast_src && peer.is_none() {
+                let name = p.name.clone();
+                self.log_foreign_source(&name, pkt.src);
                 self.node.handle(now, id, Input::RxError(RxError::Source));
                 return;
             }
@@ -562,6 +582,62 @@ impl Engine {
                 self.node.handle(now, id, Input::RxError(rx_error(&e)));
             }
         }
+    }
+
+    /// A peer that sends from an address its partner does not list (a second address,
+    /// a renumbered host) is shut out by the source check, and both nodes end up master:
+    /// say so once per instance and source, not once per advert.
+    fn log_foreign_source(&mut self, instance: &str, src: IpAddr) {
+        const MAX_LOGGED: usize = 256;
+        if self.foreign_sources.len() >= MAX_LOGGED
+            || !self.foreign_sources.insert((instance.to_string(), src))
+        {
+            return;
+        }
+        warn!(
+            %instance,
+            from = %src,
+            "{instance}: dropping adverts from {src}, which is not a unicast_peer (counted as source errors; logged once per source). baton takes unicast adverts only from the configured peers unless its own file sets unicast_accept_any_source"
+        );
+    }
+
+    /// Other VRIDs on a shared LAN are normal, a mistyped virtual_router_id looks the
+    /// same: count each (interface, VRID) for `baton status` and log its first advert.
+    fn unknown_vrid(&mut self, now: Instant, key: SockKey, vrid: u8, pkt: &RxPacket) {
+        if wire::vrrp::peek_version(&pkt.payload).is_none() {
+            self.unattributed += 1;
+            return;
+        }
+        let Some(ifname) = self
+            .links
+            .values()
+            .find(|l| l.ifindex == key.0)
+            .map(|l| l.name.clone())
+        else {
+            self.unattributed += 1;
+            return;
+        };
+        if self.unknown.record(&ifname, key.1, vrid, pkt.src, now) {
+            warn!(
+                interface = %ifname,
+                vrid,
+                from = %pkt.src,
+                "advert for unknown VRID {vrid} on {ifname} from {}: no instance here has it (counted in `baton status`; logged once per interface and VRID)",
+                pkt.src
+            );
+        }
+    }
+
+    /// After the instances or their interfaces changed: a VRID an instance now has is
+    /// no longer unknown.
+    fn forget_known_vrids(&mut self) {
+        let by_vrid = &self.by_vrid;
+        let links = &self.links;
+        self.unknown.forget(|ifname, family, vrid| {
+            links
+                .get(ifname)
+                .is_some_and(|l| by_vrid.contains_key(&(l.ifindex, family, vrid)))
+        });
     }
 
     async fn on_net(&mut self, now: Instant, ev: NetEvent) {
@@ -750,6 +826,10 @@ impl Engine {
     /// node its new instance list (instances that still exist keep their state), and
     /// restarts tracked objects only if their definitions changed.
     async fn install(&mut self, plan: Plan, now: Instant) {
+        let old_masters: HashSet<String> = (self.plan.instances.iter().enumerate())
+            .filter(|(i, _)| self.node.state(InstanceId(*i)) == State::Master)
+            .map(|(_, p)| p.name.clone())
+            .collect();
         let old_plan = std::mem::replace(&mut self.plan, plan);
         let mut old_rt: HashMap<String, InstanceRt> = old_plan
             .instances
@@ -789,6 +869,7 @@ impl Engine {
         let configs = self.proto_configs();
         self.node
             .reconfigure(now, configs, plan::proto_groups(&self.plan));
+        self.move_host_side(&old_masters);
 
         // Link states first, so an instance on a missing interface starts in FAULT.
         let watched: Vec<String> = self
@@ -846,6 +927,53 @@ impl Engine {
                 if self.node.state(InstanceId(i)) == State::Initialize {
                     self.node.handle(now, InstanceId(i), Input::Startup);
                 }
+            }
+        }
+    }
+
+    /// After a reload: an instance that was and stays master gets its excluded
+    /// addresses, virtual routes and rules as the new configuration has them, without a
+    /// transition or a hook (its virtual addresses move through
+    /// [`Action::UpdateAddresses`]). A backup holds none of them and is left alone; an
+    /// instance the reload replaced is retired whole.
+    fn move_host_side(&self, old_masters: &HashSet<String>) {
+        for (i, p) in self.plan.instances.iter().enumerate() {
+            // A replaced instance (new VRID, version or family) starts in Initialize.
+            if !old_masters.contains(&p.name) || self.node.state(InstanceId(i)) == State::Initialize
+            {
+                continue;
+            }
+            let Some((old, old_rt)) = self.departed.get(&format!("reload:{}", p.name)) else {
+                continue;
+            };
+            let diff = HostSideDiff::between(old, p);
+            if diff.removes_anything() {
+                if let Some(ifname) = old_rt.ifname.clone() {
+                    let _ = self.effects.send(Effect::Withdraw(Box::new(AddressSet {
+                        instance: p.name.clone(),
+                        interface: ifname,
+                        addresses: diff.removed_addresses.clone(),
+                        routes: diff.removed_routes.clone(),
+                        rules: diff.removed_rules.clone(),
+                    })));
+                }
+            }
+            if diff.adds_anything() {
+                if let Some(ifname) = self.rt.get(i).and_then(|rt| rt.ifname.clone()) {
+                    let _ = self.effects.send(Effect::Add(Box::new(AddressSet {
+                        instance: p.name.clone(),
+                        interface: ifname,
+                        addresses: diff.added_addresses.clone(),
+                        routes: diff.added_routes.clone(),
+                        rules: diff.added_rules.clone(),
+                    })));
+                }
+            }
+            if diff.removes_anything() || diff.adds_anything() {
+                info!(
+                    instance = %p.name,
+                    "excluded addresses, virtual routes and rules updated without a transition"
+                );
             }
         }
     }
@@ -922,6 +1050,7 @@ impl Engine {
                 warn!(instance = %p.name, interface = ?ifname, "interface not present: instance waits in FAULT");
             }
         }
+        self.forget_known_vrids();
         self.sockets.retain(|k, _| wanted.contains_key(k));
         for (key, (ifname, groups)) in wanted {
             if let Some(entry) = self.sockets.get_mut(&key) {
@@ -1060,6 +1189,7 @@ impl Engine {
             uptime_ms: now.duration_since(self.started).as_millis() as u64,
             instances,
             groups,
+            unknown_vrids: self.unknown.view(now),
             tracks: self
                 .track_state
                 .iter()

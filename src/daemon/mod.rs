@@ -2,12 +2,16 @@
 //! runtime, and runs it until SIGTERM / SIGINT.
 //!
 //! Submodules: [`plan`] (configuration → what to run), [`engine`] (the one task that
-//! owns every instance), [`effects`] (ordered side effects: addresses, GARP, hooks).
+//! owns every instance), [`effects`] (ordered side effects: addresses, GARP, hooks), `reload`
+//! (what a reload moves on a master besides its virtual addresses), `unknown` (adverts for
+//! VRIDs no instance has).
 
 pub mod effects;
 pub mod engine;
 pub mod plan;
+mod reload;
 mod timer;
+mod unknown;
 
 use std::path::PathBuf;
 

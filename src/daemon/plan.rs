@@ -100,6 +100,10 @@ pub struct InstancePlan {
     pub source: Option<IpAddr>,
     pub peers: Vec<model::UnicastPeer>,
     pub mcast_group: IpAddr,
+    /// Unicast: drop adverts whose source is not a `unicast_peer`. keepalived does so
+    /// only with `check_unicast_src`; baton does unless its own file sets
+    /// `unicast_accept_any_source`, so a crafted advert from any host on the segment
+    /// cannot take mastership. An explicit `check_unicast_src` always checks.
     pub check_unicast_src: bool,
     pub virtual_addresses: Vec<model::VirtualAddress>,
     pub excluded_addresses: Vec<model::VirtualAddress>,
@@ -403,7 +407,8 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
         source: i.unicast_src_ip.or(i.mcast_src_ip),
         peers: i.unicast_peers.clone(),
         mcast_group,
-        check_unicast_src: i.effective_check_unicast_src(g),
+        check_unicast_src: i.effective_check_unicast_src(g)
+            || !config.baton.unicast_accept_any_source(&i.name),
         virtual_addresses: i.virtual_ipaddresses.clone(),
         excluded_addresses: i.virtual_ipaddresses_excluded.clone(),
         routes: i.virtual_routes.clone(),
@@ -688,6 +693,28 @@ vrrp_instance B {
 
         let no_pseudo = plan(&format!("global_defs {{ v3_checksum_as_v2 }}\n{PAIR}"));
         assert_eq!(no_pseudo.instances[1].checksum, ChecksumMode::V2Style);
+    }
+
+    #[test]
+    fn unicast_sources_are_checked_unless_baton_conf_says_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keepalived.conf");
+        std::fs::write(&path, PAIR).unwrap();
+        let mut config = config::load(&path, &LoadOptions::default()).unwrap().config;
+        assert!(
+            Plan::new(&config).instances[1].check_unicast_src,
+            "baton's default: only the configured peers"
+        );
+        config.baton.global.unicast_accept_any_source = Some(true);
+        assert!(!Plan::new(&config).instances[1].check_unicast_src);
+        let explicit = plan(&PAIR.replace("old_unicast_checksum", "check_unicast_src"));
+        let mut explicit_conf = config.clone();
+        explicit_conf.instances[1].check_unicast_src = true;
+        assert!(
+            Plan::new(&explicit_conf).instances[1].check_unicast_src,
+            "check_unicast_src in keepalived.conf wins"
+        );
+        assert!(explicit.instances[1].check_unicast_src);
     }
 
     #[test]
