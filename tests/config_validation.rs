@@ -173,7 +173,27 @@ fn unicast_without_peers() {
         " interface eth0\n unicast_peer {\n }\n",
     ));
     assert_eq!(
-        find(&d, Severity::Error, "unicast_peer lists no peers"),
+        find(
+            &d,
+            Severity::Warning,
+            "unicast_peer lists no peers: vrrp_instance"
+        ),
+        (3, 2)
+    );
+    assert!(
+        !d.iter().any(|x| x.severity == Severity::Error),
+        "keepalived runs it by multicast, so it loads: {d:?}"
+    );
+    let d = diags_of(&OK_INSTANCE.replace(
+        " interface eth0\n",
+        " interface eth0\n unicast_peer {\n }\n unicast_fault_no_peer\n",
+    ));
+    assert_eq!(
+        find(
+            &d,
+            Severity::Warning,
+            "with unicast_fault_no_peer it stays in FAULT"
+        ),
         (3, 2)
     );
     let d = diags_of(&OK_INSTANCE.replace(

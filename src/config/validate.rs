@@ -204,10 +204,22 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
             );
         }
 
-        if spans.has(&k("unicast_peer")) && i.unicast_peers.is_empty() {
-            v.err(
+        if i.unicast_fault_no_peer && i.unicast_peers.is_empty() {
+            v.warn(
+                &[&k("unicast_peer"), &k("unicast_fault_no_peer"), &base],
+                format!(
+                    "vrrp_instance {} has no unicast peer: with unicast_fault_no_peer it stays in FAULT",
+                    i.name
+                ),
+            );
+        } else if spans.has(&k("unicast_peer")) && i.unicast_peers.is_empty() {
+            // keepalived runs such an instance by multicast; so does baton, loudly.
+            v.warn(
                 &[&k("unicast_peer"), &base],
-                "unicast_peer lists no peers; unicast needs at least one",
+                format!(
+                    "unicast_peer lists no peers: vrrp_instance {} runs as MULTICAST (add peers, or unicast_fault_no_peer to make it FAULT)",
+                    i.name
+                ),
             );
         } else if i.unicast_src_ip.is_some() && i.unicast_peers.is_empty() {
             v.warn(

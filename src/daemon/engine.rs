@@ -263,6 +263,9 @@ impl Engine {
                     garp: p.garp,
                 });
             }
+            Action::AnnounceLowerPriority { instance, repeat } => {
+                self.announce_lower_priority(instance.0, repeat)
+            }
             Action::Transition {
                 instance,
                 from,
@@ -363,6 +366,29 @@ impl Engine {
                 release,
             } => self.retire(&config.name, from, release).await,
         }
+    }
+
+    /// One set of announcements after a lower-priority advert, beside (not instead of)
+    /// the schedule that started when the instance became master.
+    fn announce_lower_priority(&self, i: usize, repeat: u32) {
+        let (Some(p), Some(rt)) = (self.plan.instances.get(i), self.rt.get(i)) else {
+            return;
+        };
+        let Some(ifname) = rt.ifname.clone() else {
+            return;
+        };
+        info!(instance = %p.name, repeat, "lower priority advert heard: announcing the virtual addresses again");
+        let _ = self.effects.send(Effect::Announce {
+            instance: format!("{} (lower priority)", p.name),
+            interface: ifname,
+            addresses: p.virtual_addresses.iter().map(|a| a.address).collect(),
+            garp: plan::GarpPlan {
+                delay: Duration::ZERO,
+                repeat,
+                refresh: Duration::ZERO,
+                ..p.garp
+            },
+        });
     }
 
     /// A previous run that did not stop cleanly (SIGKILL, OOM kill) leaves its virtual

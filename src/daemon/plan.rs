@@ -114,6 +114,22 @@ pub struct InstancePlan {
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
     pub skip_check_adv_addr: bool,
+    /// `garp_lower_prio_repeat` / `garp_lower_prio_delay` (and their global defaults).
+    pub lower_prio_garp_repeat: u32,
+    pub lower_prio_garp_delay: Duration,
+    /// `unicast_fault_no_peer` without a peer: the reason the instance stays in FAULT.
+    pub config_fault: Option<String>,
+    /// `use_vmac`: the macvlan the addresses live on.
+    pub vmac: Option<VmacPlan>,
+}
+
+/// `use_vmac [NAME] [MAC]` and `vmac_xmit_base`, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmacPlan {
+    pub name: String,
+    pub mac: [u8; 6],
+    /// Adverts go out (and are received) on the base interface, not the VMAC.
+    pub xmit_base: bool,
 }
 
 /// Key of an interface's link state in the tracked-object table.
@@ -141,6 +157,9 @@ impl InstancePlan {
             lower_prio_no_advert: self.lower_prio_no_advert,
             higher_prio_send_advert: self.higher_prio_send_advert,
             skip_check_adv_addr: self.skip_check_adv_addr,
+            lower_prio_garp_repeat: self.lower_prio_garp_repeat,
+            lower_prio_garp_delay: self.lower_prio_garp_delay,
+            config_fault: self.config_fault.clone(),
         }
     }
 
@@ -432,7 +451,51 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
         lower_prio_no_advert: i.effective_lower_prio_no_advert(g),
         higher_prio_send_advert: i.effective_higher_prio_send_advert(g),
         skip_check_adv_addr: i.effective_skip_check_adv_addr(g),
+        lower_prio_garp_repeat: if g.vrrp_min_garp {
+            0
+        } else {
+            i.effective_garp_lower_prio_repeat(g)
+        },
+        lower_prio_garp_delay: i.effective_garp_lower_prio_delay(g),
+        config_fault: (i.unicast_fault_no_peer && i.unicast_peers.is_empty())
+            .then(|| "unicast_fault_no_peer: no unicast peer configured".to_string()),
+        vmac: i.use_vmac.as_ref().map(|v| vmac_plan(v, i, family)),
     }
+}
+
+/// keepalived's defaults: the name `vrrp.VRID`, the RFC's virtual MAC; a configured MAC
+/// of five octets gets the VRID as the sixth. A MAC that does not parse falls back to
+/// the RFC one (`config::validate` has reported it).
+fn vmac_plan(v: &model::Vmac, i: &Instance, family: Family) -> VmacPlan {
+    let vrid = i.virtual_router_id;
+    let mac = v
+        .mac
+        .as_deref()
+        .and_then(|m| parse_mac(m, vrid))
+        .unwrap_or_else(|| crate::net::virtual_mac(family, vrid));
+    VmacPlan {
+        name: v.name.clone().unwrap_or_else(|| format!("vrrp.{vrid}")),
+        mac,
+        xmit_base: i.vmac_xmit_base,
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff`, or five octets with the VRID as the last.
+pub fn parse_mac(text: &str, vrid: u8) -> Option<[u8; 6]> {
+    let octets: Vec<u8> = text
+        .split(':')
+        .map(|o| u8::from_str_radix(o, 16).ok().filter(|_| o.len() <= 2))
+        .collect::<Option<_>>()?;
+    let mut mac = [0u8; 6];
+    match octets.len() {
+        6 => mac.copy_from_slice(&octets),
+        5 => {
+            mac[..5].copy_from_slice(&octets);
+            mac[5] = vrid;
+        }
+        _ => return None,
+    }
+    Some(mac)
 }
 
 fn track_ref(key: &str, t: &ConfigTrackRef, default_weight: i32) -> TrackRef {
