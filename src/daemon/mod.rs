@@ -2,12 +2,14 @@
 //! runtime, and runs it until SIGTERM / SIGINT.
 //!
 //! Submodules: [`plan`] (configuration → what to run), [`engine`] (the one task that
-//! owns every instance), [`effects`] (ordered side effects: addresses, GARP, hooks).
+//! owns every instance), [`effects`] (ordered side effects: addresses, GARP, hooks),
+//! `vmac` (the macvlan interfaces of `use_vmac`).
 
 pub mod effects;
 pub mod engine;
 pub mod plan;
 mod timer;
+mod vmac;
 
 use std::path::PathBuf;
 

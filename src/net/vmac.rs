@@ -181,7 +181,14 @@ fn set_vmac_sysctls(spec: &VmacSpec) -> Result<()> {
 }
 
 /// The base interface's side (see [`set_vmac_sysctls`]); by name, as `/proc/sys` is.
+///
+/// Also arp_announce 2, which keepalived 2.2.7 leaves alone: a reply from the VIP to a
+/// host the base interface has no neighbour entry for (an ICMP error, the first answer
+/// of a connection) leaves through the base interface, and its ARP request would name
+/// the VIP as sender with the base MAC, teaching every host on the LAN the wrong MAC
+/// for the VIP (seen in the e2e test). With 2 the request names the base's own address.
 pub fn set_base_sysctls(base: &str) -> Result<()> {
     sysctl(&format!("ipv4/conf/{base}/arp_ignore"), "1")?;
-    sysctl(&format!("ipv4/conf/{base}/arp_filter"), "1")
+    sysctl(&format!("ipv4/conf/{base}/arp_filter"), "1")?;
+    sysctl(&format!("ipv4/conf/{base}/arp_announce"), "2")
 }
