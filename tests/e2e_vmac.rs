@@ -13,6 +13,7 @@ use baton::net::{Family, SocketConfig, VrrpSocket};
 use baton::wire::{Advert, Auth, Centis, ChecksumMode, Version};
 use common::netns::wait_for;
 use e2e::{Capture, Cluster, DEADLINE, Inst, conf};
+use nix::sys::signal::Signal;
 
 const VIP: &str = "10.0.0.100";
 /// RFC 5798 virtual router MAC of VRID 51 (0x33), IPv4.
@@ -142,6 +143,27 @@ fn vmac_left_by_a_killed_run_is_taken_over() {
     assert_eq!(mac_of(&c, &ns, "vrrp.51"), VMAC);
     assert_eq!(c.dm(a).term(), Some(0), "{}", c.all_logs());
     assert!(link(&c, &ns, "vrrp.51").is_none());
+}
+
+#[test]
+fn reload_that_drops_use_vmac_moves_the_vip_to_the_interface_and_deletes_the_vmac() {
+    let mut c = Cluster::new("vmacreload", 2);
+    let ns = c.net.node(0).ns.clone();
+    let a = c.start("a", 0, &conf("a", "", &[&vmac_inst(150, &[])]));
+    c.d(a).wait_state("VI_1", "MASTER");
+    wait_for(DEADLINE, "VIP on vrrp.51", || {
+        c.net.find_addr(&ns, "vrrp.51", VIP).is_some()
+    });
+    std::fs::write(&c.d(a).conf, conf("a", "", &[&Inst::new(150, "BACKUP")])).expect("conf");
+    c.d(a).signal(Signal::SIGHUP);
+    c.d(a).wait_log("configuration reloaded");
+    wait_for(DEADLINE, "vrrp.51 deleted", || {
+        link(&c, &ns, "vrrp.51").is_none()
+    });
+    c.wait_addr(0, VIP, true);
+    c.assert_state(a, "VI_1", "MASTER");
+    let observer = c.net.node(1).ns.clone();
+    assert_eq!(resolve_vip(&c, &observer), mac_of(&c, &ns, "eth0"));
 }
 
 #[test]
