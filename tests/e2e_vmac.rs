@@ -167,6 +167,32 @@ fn reload_that_drops_use_vmac_moves_the_vip_to_the_interface_and_deletes_the_vma
 }
 
 #[test]
+fn ipv6_vmac_carries_the_ipv6_virtual_mac_and_adverts_reach_the_backup() {
+    let mut c = Cluster::new("vmac6", 2);
+    let (ns_a, ns_b) = (c.net.node(0).ns.clone(), c.net.node(1).ns.clone());
+    let inst = |priority| {
+        let mut i = vmac_inst(priority, &[]);
+        i.vips = vec!["fd00::100/64".into()];
+        i
+    };
+    let a = c.start("a", 0, &conf("a", "", &[&inst(150)]));
+    let b = c.start("b", 1, &conf("b", "", &[&inst(100)]));
+    c.d(a).wait_state("VI_1", "MASTER");
+    c.d(b).wait_state("VI_1", "BACKUP");
+    assert_eq!(mac_of(&c, &ns_a, "vrrp.51"), "00:00:5e:00:02:33");
+    wait_for(DEADLINE, "IPv6 VIP on vrrp.51", || {
+        c.net.find_addr(&ns_a, "vrrp.51", "fd00::100").is_some()
+    });
+    assert!(c.net.find_addr(&ns_b, "vrrp.51", "fd00::100").is_none());
+    // The backup keeps hearing the master through its VMAC: it stays BACKUP.
+    c.d(b).hear_adverts("VI_1", 5);
+    c.assert_state(b, "VI_1", "BACKUP");
+    assert_eq!(c.dm(a).term(), Some(0), "{}", c.all_logs());
+    c.d(b).wait_state("VI_1", "MASTER");
+    assert!(link(&c, &ns_a, "vrrp.51").is_none());
+}
+
+#[test]
 fn vmac_xmit_base_sends_adverts_from_the_base_mac() {
     let mut c = Cluster::new("vmacxb", 2);
     let ns = c.net.node(0).ns.clone();
