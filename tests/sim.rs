@@ -523,7 +523,7 @@ impl<'a> Sim<'a> {
                         ));
                     }
                 }
-                Action::Announce { instance } => {
+                Action::Announce { instance } | Action::AnnounceLowerPriority { instance, .. } => {
                     if !self.nodes[n].held[instance.0] {
                         return Err(format!(
                             "node {n} inst {} announced addresses it does not hold",
