@@ -476,7 +476,9 @@ fn vmac_plan(v: &model::Vmac, i: &Instance, family: Family) -> VmacPlan {
     VmacPlan {
         name: v.name.clone().unwrap_or_else(|| format!("vrrp.{vrid}")),
         mac,
-        xmit_base: i.vmac_xmit_base,
+        // keepalived sets vmac_xmit_base itself for unicast (observed with 2.2.7, and
+        // `config::validate` says so): unicast adverts go by the base interface's routes.
+        xmit_base: i.vmac_xmit_base || !i.unicast_peers.is_empty(),
     }
 }
 
