@@ -146,6 +146,25 @@ fn vmac_left_by_a_killed_run_is_taken_over() {
 }
 
 #[test]
+fn vmac_deleted_under_a_master_comes_back_with_the_vip() {
+    let mut c = Cluster::new("vmacdel", 2);
+    let ns = c.net.node(0).ns.clone();
+    let a = c.start("a", 0, &conf("a", "", &[&vmac_inst(150, &[])]));
+    c.d(a).wait_state("VI_1", "MASTER");
+    wait_for(DEADLINE, "VIP on vrrp.51", || {
+        c.net.find_addr(&ns, "vrrp.51", VIP).is_some()
+    });
+    c.net.ip(&ns, &["link", "del", "vrrp.51"]);
+    wait_for(DEADLINE, "VIP on a new vrrp.51", || {
+        c.net.find_addr(&ns, "vrrp.51", VIP).is_some()
+    });
+    assert_eq!(mac_of(&c, &ns, "vrrp.51"), VMAC);
+    c.assert_state(a, "VI_1", "MASTER");
+    let observer = c.net.node(1).ns.clone();
+    assert_eq!(resolve_vip(&c, &observer), VMAC);
+}
+
+#[test]
 fn reload_that_drops_use_vmac_moves_the_vip_to_the_interface_and_deletes_the_vmac() {
     let mut c = Cluster::new("vmacreload", 2);
     let ns = c.net.node(0).ns.clone();

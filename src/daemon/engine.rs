@@ -621,6 +621,8 @@ impl Engine {
                     warn!(interface = %name, "interface removed");
                     self.set_iface(now, &name, false);
                     self.rebind(now).await;
+                } else if super::vmac::names(&self.plan).contains(&name) {
+                    self.restore_vmac(now, &name).await;
                 }
             }
             NetEvent::AddressAdded { ifindex, .. } => {
@@ -634,6 +636,30 @@ impl Engine {
                 }
             }
             NetEvent::AddressRemoved { ifindex, addr, .. } => self.restore_address(ifindex, addr),
+        }
+    }
+
+    /// Someone deleted a VMAC baton uses: create it again (binding does), and give the
+    /// masters on it their addresses back, announced.
+    async fn restore_vmac(&mut self, now: Instant, name: &str) {
+        warn!(vmac = %name, "VMAC removed by someone else; creating it again");
+        self.rebind(now).await;
+        for (i, p) in self.plan.instances.iter().enumerate() {
+            let on_it = p.vmac.as_ref().is_some_and(|v| v.name == name);
+            if !on_it || self.node.state(InstanceId(i)) != State::Master {
+                continue;
+            }
+            let Some(set) = self.address_set(i) else {
+                continue;
+            };
+            let interface = set.interface.clone();
+            let _ = self.effects.send(Effect::Add(Box::new(set)));
+            let _ = self.effects.send(Effect::Announce {
+                instance: p.name.clone(),
+                interface,
+                addresses: p.virtual_addresses.iter().map(|a| a.address).collect(),
+                garp: p.garp,
+            });
         }
     }
 
