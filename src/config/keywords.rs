@@ -241,7 +241,7 @@ pub const KEYWORDS: &[Keyword] = &[
     k(Instance, "lower_prio_no_advert", "", Yes, "Per-instance vrrp_lower_prio_no_advert."),
     k(Instance, "higher_prio_send_advert", "", Yes, "Per-instance vrrp_higher_prio_send_advert."),
     k(Instance, "v3_checksum_as_v2", "", Yes, "Per-instance v3_checksum_as_v2."),
-    k(Instance, "use_vmac", "vrrp.51", Yes, "Virtual MAC: a private-mode macvlan (default name vrrp.VRID, MAC 00:00:5e:00:01:VRID, :02: for IPv6; a MAC of five octets gets the VRID) on `interface`, created at start in every state and removed on exit; the virtual addresses and adverts use it. Sets arp_ignore 1, arp_filter 1 and arp_announce 2 on the base interface."),
+    k(Instance, "use_vmac", "vrrp.51", Yes, "Virtual MAC: a private-mode macvlan (default name vrrp.VRID, MAC 00:00:5e:00:01:VRID, :02: for IPv6; a MAC of five octets gets the VRID) on `interface`, created at start in every state (re-created if deleted while baton runs) and removed on exit or when a reload drops it; the virtual addresses and adverts use it (unicast: adverts from the base interface, vmac_xmit_base implied). Sets arp_ignore 1, arp_filter 1 and arp_announce 2 on the base interface."),
     k(Instance, "vmac_xmit_base", "", Yes, "With use_vmac: adverts are sent and received on the base interface, with its MAC; the addresses stay on the VMAC."),
     k(Instance, "dont_track_primary", "", Yes, "Link down on `interface` does not put the instance in FAULT."),
     k(Instance, "strict_mode", "", Partial, "Per-instance vrrp_strict."),
