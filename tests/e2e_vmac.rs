@@ -125,6 +125,37 @@ fn vmac_holds_the_vip_answers_arp_with_the_virtual_mac_and_leaves_with_baton() {
 }
 
 #[test]
+fn vmac_works_under_strict_rp_filter_and_restores_it_on_exit() {
+    fn rp(c: &Cluster, ns: &str, conf: &str) -> String {
+        let path = format!("/proc/sys/net/ipv4/conf/{conf}/rp_filter");
+        let out = c.net.exec(ns, "cat", &[&path]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+    let mut c = Cluster::new("vmacrp", 2);
+    let (ns_a, ns_b) = (c.net.node(0).ns.clone(), c.net.node(1).ns.clone());
+    for ns in [&ns_a, &ns_b] {
+        let out = c.net.exec(
+            ns,
+            "sh",
+            &["-c", "echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter"],
+        );
+        assert!(out.status.success());
+        assert_eq!(rp(&c, ns, "all"), "1");
+    }
+    let a = c.start("a", 0, &conf("a", "", &[&vmac_inst(150, &[])]));
+    let b = c.start("b", 1, &conf("b", "", &[&vmac_inst(100, &[])]));
+    c.d(a).wait_state("VI_1", "MASTER");
+    // Strict reverse-path filtering would drop adverts that arrive on the VMAC from a
+    // peer routed via eth0: the backup must keep hearing the master all the same.
+    c.d(b).hear_adverts("VI_1", 5);
+    c.assert_state(b, "VI_1", "BACKUP");
+    c.assert_state(a, "VI_1", "MASTER");
+    assert_eq!(rp(&c, &ns_b, "eth0"), "1", "eth0 keeps strict filtering");
+    assert_eq!(c.dm(b).term(), Some(0), "{}", c.all_logs());
+    assert_eq!(rp(&c, &ns_b, "all"), "1", "restored on exit");
+}
+
+#[test]
 fn vmac_left_by_a_killed_run_is_taken_over() {
     let mut c = Cluster::new("vmackill", 2);
     let ns = c.net.node(0).ns.clone();

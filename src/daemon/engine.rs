@@ -96,6 +96,8 @@ pub struct Engine {
     unattributed: u64,
     /// Instances removed by a reload, kept until their Removed action is carried out.
     departed: HashMap<String, (InstancePlan, InstanceRt)>,
+    /// `all.rp_filter` as it was before the first VMAC (restored on exit).
+    rp_filter_saved: Option<crate::net::vmac::RpFilterSaved>,
 }
 
 impl Engine {
@@ -154,6 +156,7 @@ impl Engine {
             startup_at: None,
             unattributed: 0,
             departed: HashMap::new(),
+            rp_filter_saved: None,
             netlink,
             plan: Plan::new(&config::Config::default()),
             opts,
@@ -992,7 +995,15 @@ impl Engine {
             // vmac_xmit_base; the source address stays the base interface's.
             let (link, ifname) = match &link {
                 Some(base) if p.vmac.is_some() => {
-                    match super::vmac::ensure(&self.netlink, &p, base, primary).await {
+                    match super::vmac::ensure(
+                        &self.netlink,
+                        &p,
+                        base,
+                        primary,
+                        &mut self.rp_filter_saved,
+                    )
+                    .await
+                    {
                         Some(vlink) => {
                             self.links.insert(vlink.name.clone(), vlink.clone());
                             let xmit_base = p.vmac.as_ref().is_some_and(|v| v.xmit_base);
@@ -1225,6 +1236,7 @@ impl Engine {
         self.effects_task.abort();
         // After the addresses are gone: a VMAC is baton's own, it leaves with baton.
         super::vmac::remove(&self.netlink, super::vmac::names(&self.plan)).await;
+        super::vmac::restore_rp_filter(self.rp_filter_saved.take());
         let _ = std::fs::remove_file(&self.opts.socket);
         if let Some(pid) = &self.opts.pid_file {
             let _ = std::fs::remove_file(pid);

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use tracing::{info, warn};
 
+use crate::net::vmac::RpFilterSaved;
 use crate::net::{Family, LinkInfo, Netlink, Scope, VirtualAddress, VmacSpec};
 
 use super::plan::{InstancePlan, Plan};
@@ -20,6 +21,7 @@ pub async fn ensure(
     p: &InstancePlan,
     base: &LinkInfo,
     source: Option<IpAddr>,
+    rp_saved: &mut Option<RpFilterSaved>,
 ) -> Option<LinkInfo> {
     let vm = p.vmac.as_ref()?;
     let spec = VmacSpec {
@@ -28,6 +30,20 @@ pub async fn ensure(
         mac: vm.mac,
         family: p.family,
     };
+    if p.family == Family::V4 {
+        match crate::net::vmac::lift_all_rp_filter() {
+            Ok(Some(saved)) => {
+                info!(
+                    "use_vmac: all.rp_filter moved to each interface and set to 0 until baton stops"
+                );
+                *rp_saved = Some(saved);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                warn!(error = %e, "use_vmac: cannot lift all.rp_filter; adverts on the VMAC may be dropped")
+            }
+        }
+    }
     if let Err(e) = crate::net::vmac::set_base_sysctls(&base.name) {
         warn!(instance = %p.name, interface = %base.name, error = %e, "cannot set the base interface's ARP sysctls for use_vmac");
     }
@@ -49,6 +65,15 @@ pub async fn ensure(
         }
     }
     Some(link)
+}
+
+/// Puts `all.rp_filter` back as it was before the first VMAC.
+pub fn restore_rp_filter(saved: Option<RpFilterSaved>) {
+    if let Some(s) = saved {
+        if let Err(e) = crate::net::vmac::restore_rp_filter(&s) {
+            warn!(error = %e, "cannot restore all.rp_filter");
+        }
+    }
 }
 
 /// Every VMAC name a plan needs.

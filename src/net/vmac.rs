@@ -150,6 +150,62 @@ impl Netlink {
     }
 }
 
+/// What [`lift_all_rp_filter`] changed, to put back on exit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RpFilterSaved {
+    all: String,
+    /// Interfaces (and `default`) whose own value was raised, with the value before.
+    raised: Vec<(String, String)>,
+}
+
+/// The kernel filters with the larger of `all.rp_filter` and the interface's own, so a
+/// VMAC's 0 means nothing while `all` is set; strict mode (1, many distributions'
+/// default) then drops every advert that arrives on the VMAC from a peer routed via the
+/// base interface. As keepalived does: every interface (and `default`) gets at least the
+/// `all` value as its own, so their filtering is unchanged, then `all` becomes 0.
+/// `None`: `all` was already 0, nothing changed.
+pub fn lift_all_rp_filter() -> Result<Option<RpFilterSaved>> {
+    let all = read_sysctl("ipv4/conf/all/rp_filter")?;
+    let level: u8 = all.parse().unwrap_or(0);
+    if level == 0 {
+        return Ok(None);
+    }
+    let mut saved = RpFilterSaved {
+        all,
+        raised: Vec::new(),
+    };
+    let dir = std::fs::read_dir("/proc/sys/net/ipv4/conf")
+        .map_err(|e| Error::io("listing /proc/sys/net/ipv4/conf", e))?;
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "all" {
+            continue;
+        }
+        let key = format!("ipv4/conf/{name}/rp_filter");
+        let Ok(own) = read_sysctl(&key) else { continue };
+        if own.parse::<u8>().unwrap_or(0) < level {
+            sysctl(&key, &saved.all)?;
+            saved.raised.push((name, own));
+        }
+    }
+    sysctl("ipv4/conf/all/rp_filter", "0")?;
+    Ok(Some(saved))
+}
+
+/// Undoes [`lift_all_rp_filter`]; interfaces gone since are skipped.
+pub fn restore_rp_filter(saved: &RpFilterSaved) -> Result<()> {
+    for (name, old) in &saved.raised {
+        let _ = sysctl(&format!("ipv4/conf/{name}/rp_filter"), old);
+    }
+    sysctl("ipv4/conf/all/rp_filter", &saved.all)
+}
+
+fn read_sysctl(path: &str) -> Result<String> {
+    std::fs::read_to_string(format!("/proc/sys/net/{path}"))
+        .map(|s| s.trim().to_string())
+        .map_err(|e| Error::io("reading a sysctl", e))
+}
+
 /// Writes one `/proc/sys/net/...` value (of the network namespace baton runs in).
 fn sysctl(path: &str, value: &str) -> Result<()> {
     std::fs::write(format!("/proc/sys/net/{path}"), value)
