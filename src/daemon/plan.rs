@@ -459,45 +459,8 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
         lower_prio_garp_delay: i.effective_garp_lower_prio_delay(g),
         config_fault: (i.unicast_fault_no_peer && i.unicast_peers.is_empty())
             .then(|| "unicast_fault_no_peer: no unicast peer configured".to_string()),
-        vmac: i.use_vmac.as_ref().map(|v| vmac_plan(v, i, family)),
+        vmac: i.use_vmac.as_ref().map(|v| super::vmac::plan(v, i, family)),
     }
-}
-
-/// keepalived's defaults: the name `vrrp.VRID`, the RFC's virtual MAC; a configured MAC
-/// of five octets gets the VRID as the sixth. A MAC that does not parse falls back to
-/// the RFC one (`config::validate` has reported it).
-fn vmac_plan(v: &model::Vmac, i: &Instance, family: Family) -> VmacPlan {
-    let vrid = i.virtual_router_id;
-    let mac = v
-        .mac
-        .as_deref()
-        .and_then(|m| parse_mac(m, vrid))
-        .unwrap_or_else(|| crate::net::virtual_mac(family, vrid));
-    VmacPlan {
-        name: v.name.clone().unwrap_or_else(|| format!("vrrp.{vrid}")),
-        mac,
-        // keepalived sets vmac_xmit_base itself for unicast (observed with 2.2.7, and
-        // `config::validate` says so): unicast adverts go by the base interface's routes.
-        xmit_base: i.vmac_xmit_base || !i.unicast_peers.is_empty(),
-    }
-}
-
-/// `aa:bb:cc:dd:ee:ff`, or five octets with the VRID as the last.
-pub fn parse_mac(text: &str, vrid: u8) -> Option<[u8; 6]> {
-    let octets: Vec<u8> = text
-        .split(':')
-        .map(|o| u8::from_str_radix(o, 16).ok().filter(|_| o.len() <= 2))
-        .collect::<Option<_>>()?;
-    let mut mac = [0u8; 6];
-    match octets.len() {
-        6 => mac.copy_from_slice(&octets),
-        5 => {
-            mac[..5].copy_from_slice(&octets);
-            mac[5] = vrid;
-        }
-        _ => return None,
-    }
-    Some(mac)
 }
 
 fn track_ref(key: &str, t: &ConfigTrackRef, default_weight: i32) -> TrackRef {

@@ -11,7 +11,46 @@ use tracing::{info, warn};
 use crate::net::vmac::RpFilterSaved;
 use crate::net::{Family, LinkInfo, Netlink, Scope, VirtualAddress, VmacSpec};
 
-use super::plan::{InstancePlan, Plan};
+use crate::config::model::{Instance, Vmac};
+
+use super::plan::{InstancePlan, Plan, VmacPlan};
+
+/// keepalived's defaults: the name `vrrp.VRID`, the RFC's virtual MAC; a configured MAC
+/// of five octets gets the VRID as the sixth. A MAC that does not parse falls back to
+/// the RFC one (`config::validate` has reported it).
+pub fn plan(v: &Vmac, i: &Instance, family: Family) -> VmacPlan {
+    let vrid = i.virtual_router_id;
+    let mac = v
+        .mac
+        .as_deref()
+        .and_then(|m| parse_mac(m, vrid))
+        .unwrap_or_else(|| crate::net::virtual_mac(family, vrid));
+    VmacPlan {
+        name: v.name.clone().unwrap_or_else(|| format!("vrrp.{vrid}")),
+        mac,
+        // keepalived sets vmac_xmit_base itself for unicast (observed with 2.2.7, and
+        // `config::validate` says so): unicast adverts go by the base interface's routes.
+        xmit_base: i.vmac_xmit_base || !i.unicast_peers.is_empty(),
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff`, or five octets with the VRID as the last.
+pub fn parse_mac(text: &str, vrid: u8) -> Option<[u8; 6]> {
+    let octets: Vec<u8> = text
+        .split(':')
+        .map(|o| u8::from_str_radix(o, 16).ok().filter(|_| o.len() <= 2))
+        .collect::<Option<_>>()?;
+    let mut mac = [0u8; 6];
+    match octets.len() {
+        6 => mac.copy_from_slice(&octets),
+        5 => {
+            mac[..5].copy_from_slice(&octets);
+            mac[5] = vrid;
+        }
+        _ => return None,
+    }
+    Some(mac)
+}
 
 /// Makes sure the VMAC of instance `p` exists on `base` and is up. For IPv6 it also gets
 /// `source` (the base interface's link-local address): IPv6 sends an advert only from
@@ -91,5 +130,89 @@ pub async fn remove(netlink: &Netlink, names: impl IntoIterator<Item = String>) 
             Ok(()) => info!(vmac = %name, "VMAC removed"),
             Err(e) => warn!(vmac = %name, error = %e, "cannot remove the VMAC"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_mac;
+    use crate::config::{self, LoadOptions};
+    use crate::daemon::plan::Plan;
+    use std::time::Duration;
+
+    fn plan(text: &str) -> Plan {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keepalived.conf");
+        std::fs::write(&path, text).unwrap();
+        let loaded = config::load(&path, &LoadOptions::default()).unwrap();
+        Plan::new(&loaded.config)
+    }
+
+    fn inst(extra: &str) -> String {
+        format!(
+            "vrrp_instance V {{\n interface eth0\n virtual_router_id 51\n{extra}\n virtual_ipaddress {{ 10.0.0.1/24 }}\n}}\n"
+        )
+    }
+
+    #[test]
+    fn use_vmac_defaults_and_unicast_implies_xmit_base() {
+        let p = plan(&inst(" use_vmac"));
+        let v = p.instances[0].vmac.clone().unwrap();
+        assert_eq!(v.name, "vrrp.51");
+        assert_eq!(v.mac, [0, 0, 0x5e, 0, 1, 51]);
+        assert!(!v.xmit_base);
+        let p = plan(&inst(" use_vmac vm7 02:00:00:00:07"));
+        let v = p.instances[0].vmac.clone().unwrap();
+        assert_eq!((v.name.as_str(), v.mac), ("vm7", [2, 0, 0, 0, 7, 51]));
+        let p = plan(&inst(
+            " use_vmac\n unicast_src_ip 10.0.0.2\n unicast_peer {\n 10.0.0.3\n }",
+        ));
+        assert!(p.instances[0].vmac.as_ref().unwrap().xmit_base);
+        assert_eq!(plan(&inst("")).instances[0].vmac, None);
+    }
+
+    #[test]
+    fn lower_prio_garp_defaults_to_the_master_schedule() {
+        let p = plan(&inst(" garp_master_delay 3\n garp_master_repeat 2"));
+        let i = &p.instances[0];
+        assert_eq!(
+            (i.lower_prio_garp_delay, i.lower_prio_garp_repeat),
+            (Duration::from_secs(3), 2)
+        );
+        let p = plan(&format!(
+            "global_defs {{\n vrrp_garp_lower_prio_delay 7\n vrrp_garp_lower_prio_repeat 1\n}}\n{}",
+            inst(" garp_lower_prio_repeat 4")
+        ));
+        let i = &p.instances[0];
+        assert_eq!(
+            (i.lower_prio_garp_delay, i.lower_prio_garp_repeat),
+            (Duration::from_secs(7), 4)
+        );
+    }
+
+    #[test]
+    fn unicast_fault_no_peer_without_peers_is_a_configuration_fault() {
+        let p = plan(&inst(" unicast_fault_no_peer"));
+        assert!(p.instances[0].config_fault.is_some());
+        let p = plan(&inst(
+            " unicast_fault_no_peer\n unicast_peer {\n 10.0.0.3\n }",
+        ));
+        assert_eq!(p.instances[0].config_fault, None);
+        let p = plan(&inst(" unicast_peer {\n }"));
+        assert_eq!(p.instances[0].config_fault, None, "empty block: multicast");
+        assert!(!p.instances[0].is_unicast());
+    }
+
+    #[test]
+    fn macs_of_six_or_five_octets() {
+        assert_eq!(
+            parse_mac("02:00:5e:00:01:0a", 7),
+            Some([2, 0, 0x5e, 0, 1, 10])
+        );
+        assert_eq!(parse_mac("02:00:5e:00:01", 7), Some([2, 0, 0x5e, 0, 1, 7]));
+        assert_eq!(parse_mac("02:00:5e:00", 7), None);
+        assert_eq!(parse_mac("02:00:5e:00:01:0a:0b", 7), None);
+        assert_eq!(parse_mac("zz:00:5e:00:01:0a", 7), None);
+        assert_eq!(parse_mac("002:00:5e:00:01:0a", 7), None);
     }
 }
