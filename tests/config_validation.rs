@@ -176,7 +176,27 @@ fn unicast_without_peers() {
         " interface eth0\n unicast_peer {\n }\n",
     ));
     assert_eq!(
-        find(&d, Severity::Error, "unicast_peer lists no peers"),
+        find(
+            &d,
+            Severity::Warning,
+            "unicast_peer lists no peers: vrrp_instance"
+        ),
+        (3, 2)
+    );
+    assert!(
+        !d.iter().any(|x| x.severity == Severity::Error),
+        "keepalived runs it by multicast, so it loads: {d:?}"
+    );
+    let d = diags_of(&OK_INSTANCE.replace(
+        " interface eth0\n",
+        " interface eth0\n unicast_peer {\n }\n unicast_fault_no_peer\n",
+    ));
+    assert_eq!(
+        find(
+            &d,
+            Severity::Warning,
+            "with unicast_fault_no_peer it stays in FAULT"
+        ),
         (3, 2)
     );
     let d = diags_of(&OK_INSTANCE.replace(
@@ -436,5 +456,44 @@ fn a_keyword_written_twice_is_checked_where_its_last_value_is() {
     assert_eq!(
         find(&d, Severity::Warning, "nopreempt has no effect"),
         (5, 2)
+    );
+}
+
+#[test]
+fn use_vmac_checks_its_mac_and_name_and_says_when_unicast_implies_xmit_base() {
+    let with = |extra: &str| {
+        diags_of(&OK_INSTANCE.replace(
+            "    interface eth0\n",
+            &format!("    interface eth0\n{extra}"),
+        ))
+    };
+    assert!(problems(&with("    use_vmac\n")).is_empty());
+    assert!(problems(&with("    use_vmac vmac51 02:00:00:00:00:33\n")).is_empty());
+    assert!(
+        problems(&with("    use_vmac 02:00:00:00:01\n")).is_empty(),
+        "five octets"
+    );
+    assert_eq!(
+        find(
+            &with("    use_vmac vm zz:00:00:00:00:33\n"),
+            Severity::Error,
+            "is not a MAC address"
+        ),
+        (3, 5)
+    );
+    assert_eq!(
+        find(
+            &with("    use_vmac a_very_long_vmac_name\n"),
+            Severity::Error,
+            "cannot be an interface name"
+        ),
+        (3, 5)
+    );
+    let d = with(
+        "    use_vmac\n    unicast_src_ip 10.0.0.2\n    unicast_peer {\n        10.0.0.3\n    }\n",
+    );
+    assert_eq!(
+        find(&d, Severity::Warning, "vmac_xmit_base is implied"),
+        (3, 5)
     );
 }

@@ -39,6 +39,9 @@ fn cfg(name: &str, priority: u8) -> InstanceConfig {
         lower_prio_no_advert: false,
         higher_prio_send_advert: false,
         skip_check_adv_addr: false,
+        lower_prio_garp_repeat: 0,
+        lower_prio_garp_delay: Duration::ZERO,
+        config_fault: None,
     }
 }
 

@@ -231,6 +231,10 @@ fn scenario(rng: &mut Rng) -> Scenario {
                 lower_prio_no_advert: rng.chance(0.2),
                 higher_prio_send_advert: rng.chance(0.2),
                 skip_check_adv_addr: rng.chance(0.2),
+                // keepalived's defaults: five announcements now and five seconds later.
+                lower_prio_garp_repeat: 5,
+                lower_prio_garp_delay: Duration::from_secs(5),
+                config_fault: None,
             });
         }
         cfgs.push(list);
@@ -519,7 +523,7 @@ impl<'a> Sim<'a> {
                         ));
                     }
                 }
-                Action::Announce { instance } => {
+                Action::Announce { instance } | Action::AnnounceLowerPriority { instance, .. } => {
                     if !self.nodes[n].held[instance.0] {
                         return Err(format!(
                             "node {n} inst {} announced addresses it does not hold",

@@ -213,10 +213,44 @@ pub fn validate(c: &Config, spans: &Spans, opts: &LoadOptions, diags: &mut Vec<D
             );
         }
 
-        if spans.has(&k("unicast_peer")) && i.unicast_peers.is_empty() {
-            v.err(
+        if let Some(vm) = &i.use_vmac {
+            if !i.unicast_peers.is_empty() && !i.vmac_xmit_base {
+                v.warn(
+                    &[&k("use_vmac"), &base],
+                    "unicast with use_vmac sends from the base interface: vmac_xmit_base is implied",
+                );
+            }
+            if let Some(name) = vm.name.as_ref().filter(|n| n.len() > 15 || n.contains('/')) {
+                v.err(
+                    &[&k("use_vmac"), &base],
+                    format!("use_vmac: {name:?} cannot be an interface name (at most 15 characters, no '/')"),
+                );
+            }
+            if let Some(mac) = &vm.mac {
+                if !vmac_mac_ok(mac) {
+                    v.err(
+                        &[&k("use_vmac"), &base],
+                        format!("use_vmac: {mac:?} is not a MAC address (five or six hex octets separated by ':')"),
+                    );
+                }
+            }
+        }
+        if i.unicast_fault_no_peer && i.unicast_peers.is_empty() {
+            v.warn(
+                &[&k("unicast_peer"), &k("unicast_fault_no_peer"), &base],
+                format!(
+                    "vrrp_instance {} has no unicast peer: with unicast_fault_no_peer it stays in FAULT",
+                    i.name
+                ),
+            );
+        } else if spans.has(&k("unicast_peer")) && i.unicast_peers.is_empty() {
+            // keepalived runs such an instance by multicast; so does baton, loudly.
+            v.warn(
                 &[&k("unicast_peer"), &base],
-                "unicast_peer lists no peers; unicast needs at least one",
+                format!(
+                    "unicast_peer lists no peers: vrrp_instance {} runs as MULTICAST (add peers, or unicast_fault_no_peer to make it FAULT)",
+                    i.name
+                ),
             );
         } else if i.unicast_src_ip.is_some() && i.unicast_peers.is_empty() {
             v.warn(
@@ -479,4 +513,13 @@ impl V<'_> {
             }
         }
     }
+}
+
+/// `aa:bb:cc:dd:ee:ff`, or five octets (the VRID is the sixth).
+fn vmac_mac_ok(text: &str) -> bool {
+    let octets: Vec<&str> = text.split(':').collect();
+    (5..=6).contains(&octets.len())
+        && octets
+            .iter()
+            .all(|o| (1..=2).contains(&o.len()) && o.chars().all(|c| c.is_ascii_hexdigit()))
 }

@@ -38,6 +38,8 @@ pub enum Effect {
         addresses: Vec<IpAddr>,
         garp: GarpPlan,
     },
+    /// Delete these VMAC interfaces (a reload dropped their `use_vmac`).
+    DeleteVmacs(Vec<String>),
     /// Run the notify hooks of a transition.
     Notify {
         target: Target,
@@ -131,6 +133,7 @@ impl Worker {
                     let task = tokio::spawn(announce(netlink, interface, addresses, garp));
                     self.announcing.insert(instance, task);
                 }
+                Effect::DeleteVmacs(names) => super::vmac::remove(&self.netlink, names).await,
                 Effect::Notify {
                     target,
                     notify,

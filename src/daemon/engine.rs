@@ -102,6 +102,8 @@ pub struct Engine {
     foreign_sources: HashSet<(String, IpAddr)>,
     /// Instances removed by a reload, kept until their Removed action is carried out.
     departed: HashMap<String, (InstancePlan, InstanceRt)>,
+    /// `all.rp_filter` as it was before the first VMAC (restored on exit).
+    rp_filter_saved: Option<crate::net::vmac::RpFilterSaved>,
 }
 
 impl Engine {
@@ -162,6 +164,7 @@ impl Engine {
             unknown: UnknownVrids::default(),
             foreign_sources: HashSet::new(),
             departed: HashMap::new(),
+            rp_filter_saved: None,
             netlink,
             plan: Plan::new(&config::Config::default()),
             opts,
@@ -271,6 +274,9 @@ impl Engine {
                     garp: p.garp,
                 });
             }
+            Action::AnnounceLowerPriority { instance, repeat } => {
+                self.announce_lower_priority(instance.0, repeat)
+            }
             Action::Transition {
                 instance,
                 from,
@@ -377,6 +383,29 @@ impl Engine {
                 release,
             } => self.retire(&config.name, from, release).await,
         }
+    }
+
+    /// One set of announcements after a lower-priority advert, beside (not instead of)
+    /// the schedule that started when the instance became master.
+    fn announce_lower_priority(&self, i: usize, repeat: u32) {
+        let (Some(p), Some(rt)) = (self.plan.instances.get(i), self.rt.get(i)) else {
+            return;
+        };
+        let Some(ifname) = rt.ifname.clone() else {
+            return;
+        };
+        info!(instance = %p.name, repeat, "lower priority advert heard: announcing the virtual addresses again");
+        let _ = self.effects.send(Effect::Announce {
+            instance: format!("{} (lower priority)", p.name),
+            interface: ifname,
+            addresses: p.virtual_addresses.iter().map(|a| a.address).collect(),
+            garp: plan::GarpPlan {
+                delay: Duration::ZERO,
+                repeat,
+                refresh: Duration::ZERO,
+                ..p.garp
+            },
+        });
     }
 
     /// A previous run that did not stop cleanly (SIGKILL, OOM kill) leaves its virtual
@@ -671,6 +700,8 @@ impl Engine {
                     warn!(interface = %name, "interface removed");
                     self.set_iface(now, &name, false);
                     self.rebind(now).await;
+                } else if super::vmac::names(&self.plan).contains(&name) {
+                    self.restore_vmac(now, &name).await;
                 }
             }
             NetEvent::AddressAdded { ifindex, .. } => {
@@ -684,6 +715,30 @@ impl Engine {
                 }
             }
             NetEvent::AddressRemoved { ifindex, addr, .. } => self.restore_address(ifindex, addr),
+        }
+    }
+
+    /// Someone deleted a VMAC baton uses: create it again (binding does), and give the
+    /// masters on it their addresses back, announced.
+    async fn restore_vmac(&mut self, now: Instant, name: &str) {
+        warn!(vmac = %name, "VMAC removed by someone else; creating it again");
+        self.rebind(now).await;
+        for (i, p) in self.plan.instances.iter().enumerate() {
+            let on_it = p.vmac.as_ref().is_some_and(|v| v.name == name);
+            if !on_it || self.node.state(InstanceId(i)) != State::Master {
+                continue;
+            }
+            let Some(set) = self.address_set(i) else {
+                continue;
+            };
+            let interface = set.interface.clone();
+            let _ = self.effects.send(Effect::Add(Box::new(set)));
+            let _ = self.effects.send(Effect::Announce {
+                instance: p.name.clone(),
+                interface,
+                addresses: p.virtual_addresses.iter().map(|a| a.address).collect(),
+                garp: p.garp,
+            });
         }
     }
 
@@ -813,13 +868,51 @@ impl Engine {
         }
         let plan = Plan::new(&loaded.config);
         let now = Instant::now();
+        let vmacs_before = super::vmac::names(&self.plan);
         self.install(plan, now).await;
+        self.drain().await;
+        self.move_vmac_changes(vmacs_before);
         info!(
             instances = self.plan.instances.len(),
             "configuration reloaded"
         );
         sd::ready(&self.status_line());
         Ok(())
+    }
+
+    /// After a reload: a master whose `use_vmac` changed moves its addresses from the old
+    /// interface to the new one, and VMACs no instance uses any more are deleted, in the
+    /// effects queue so that every removal decided before them happens first.
+    fn move_vmac_changes(&mut self, before: std::collections::BTreeSet<String>) {
+        let now_used = super::vmac::names(&self.plan);
+        for (i, p) in self.plan.instances.iter().enumerate() {
+            let Some((old, old_rt)) = self.departed.get(&format!("reload:{}", p.name)) else {
+                continue;
+            };
+            if old.vmac == p.vmac || self.node.state(InstanceId(i)) != State::Master {
+                continue;
+            }
+            let (Some(old_if), Some(set)) = (old_rt.ifname.clone(), self.address_set(i)) else {
+                continue;
+            };
+            info!(instance = %p.name, from = %old_if, to = %set.interface, "use_vmac changed: moving the virtual addresses");
+            let _ = self.effects.send(Effect::Remove(Box::new(AddressSet {
+                interface: old_if,
+                ..set.clone()
+            })));
+            let interface = set.interface.clone();
+            let _ = self.effects.send(Effect::Add(Box::new(set)));
+            let _ = self.effects.send(Effect::Announce {
+                instance: p.name.clone(),
+                interface,
+                addresses: p.virtual_addresses.iter().map(|a| a.address).collect(),
+                garp: p.garp,
+            });
+        }
+        let gone: Vec<String> = before.difference(&now_used).cloned().collect();
+        if !gone.is_empty() {
+            let _ = self.effects.send(Effect::DeleteVmacs(gone));
+        }
     }
 
     /// Makes `plan` the running configuration: binds interfaces and sockets, hands the
@@ -1026,16 +1119,44 @@ impl Engine {
                 },
                 (None, None) => None,
             };
+            // use_vmac: the addresses live on the macvlan, and so do the adverts unless
+            // vmac_xmit_base; the source address stays the base interface's.
+            let (link, ifname) = match &link {
+                Some(base) if p.vmac.is_some() => {
+                    match super::vmac::ensure(
+                        &self.netlink,
+                        &p,
+                        base,
+                        primary,
+                        &mut self.rp_filter_saved,
+                    )
+                    .await
+                    {
+                        Some(vlink) => {
+                            self.links.insert(vlink.name.clone(), vlink.clone());
+                            let xmit_base = p.vmac.as_ref().is_some_and(|v| v.xmit_base);
+                            let sock = if xmit_base {
+                                base.clone()
+                            } else {
+                                vlink.clone()
+                            };
+                            (Some(sock), Some(vlink.name))
+                        }
+                        None => (link, ifname),
+                    }
+                }
+                _ => (link, ifname),
+            };
             if let Some(rt) = self.rt.get_mut(i) {
                 rt.ifname = ifname.clone();
                 rt.ifindex = link.as_ref().map(|l| l.ifindex);
                 rt.primary = primary;
             }
-            if let (Some(l), Some(name)) = (&link, &ifname) {
+            if let (Some(l), Some(_)) = (&link, &ifname) {
                 let key = (l.ifindex, p.family);
                 let entry = wanted
                     .entry(key)
-                    .or_insert_with(|| (name.clone(), Vec::new()));
+                    .or_insert_with(|| (l.name.clone(), Vec::new()));
                 if !p.is_unicast() && !entry.1.contains(&p.mcast_group) {
                     entry.1.push(p.mcast_group);
                 }
@@ -1243,6 +1364,9 @@ impl Engine {
             warn!("side effects did not finish in time");
         }
         self.effects_task.abort();
+        // After the addresses are gone: a VMAC is baton's own, it leaves with baton.
+        super::vmac::remove(&self.netlink, super::vmac::names(&self.plan)).await;
+        super::vmac::restore_rp_filter(self.rp_filter_saved.take());
         let _ = std::fs::remove_file(&self.opts.socket);
         if let Some(pid) = &self.opts.pid_file {
             let _ = std::fs::remove_file(pid);

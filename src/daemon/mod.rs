@@ -4,7 +4,7 @@
 //! Submodules: [`plan`] (configuration → what to run), [`engine`] (the one task that
 //! owns every instance), [`effects`] (ordered side effects: addresses, GARP, hooks), `reload`
 //! (what a reload moves on a master besides its virtual addresses), `unknown` (adverts for
-//! VRIDs no instance has).
+//! VRIDs no instance has), `vmac` (the macvlan interfaces of `use_vmac`).
 
 pub mod effects;
 pub mod engine;
@@ -12,6 +12,7 @@ pub mod plan;
 mod reload;
 mod timer;
 mod unknown;
+mod vmac;
 
 use std::path::PathBuf;
 

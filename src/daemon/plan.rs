@@ -118,6 +118,22 @@ pub struct InstancePlan {
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
     pub skip_check_adv_addr: bool,
+    /// `garp_lower_prio_repeat` / `garp_lower_prio_delay` (and their global defaults).
+    pub lower_prio_garp_repeat: u32,
+    pub lower_prio_garp_delay: Duration,
+    /// `unicast_fault_no_peer` without a peer: the reason the instance stays in FAULT.
+    pub config_fault: Option<String>,
+    /// `use_vmac`: the macvlan the addresses live on.
+    pub vmac: Option<VmacPlan>,
+}
+
+/// `use_vmac [NAME] [MAC]` and `vmac_xmit_base`, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmacPlan {
+    pub name: String,
+    pub mac: [u8; 6],
+    /// Adverts go out (and are received) on the base interface, not the VMAC.
+    pub xmit_base: bool,
 }
 
 /// Key of an interface's link state in the tracked-object table.
@@ -145,6 +161,9 @@ impl InstancePlan {
             lower_prio_no_advert: self.lower_prio_no_advert,
             higher_prio_send_advert: self.higher_prio_send_advert,
             skip_check_adv_addr: self.skip_check_adv_addr,
+            lower_prio_garp_repeat: self.lower_prio_garp_repeat,
+            lower_prio_garp_delay: self.lower_prio_garp_delay,
+            config_fault: self.config_fault.clone(),
         }
     }
 
@@ -437,6 +456,15 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
         lower_prio_no_advert: i.effective_lower_prio_no_advert(g),
         higher_prio_send_advert: i.effective_higher_prio_send_advert(g),
         skip_check_adv_addr: i.effective_skip_check_adv_addr(g),
+        lower_prio_garp_repeat: if g.vrrp_min_garp {
+            0
+        } else {
+            i.effective_garp_lower_prio_repeat(g)
+        },
+        lower_prio_garp_delay: i.effective_garp_lower_prio_delay(g),
+        config_fault: (i.unicast_fault_no_peer && i.unicast_peers.is_empty())
+            .then(|| "unicast_fault_no_peer: no unicast peer configured".to_string()),
+        vmac: i.use_vmac.as_ref().map(|v| super::vmac::plan(v, i, family)),
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`netlink`]: interface lookup, link state, addresses, routes and rules, and a
 //!   monitor of link / address changes (rtnetlink, never the `ip` tool).
 //! - [`announce`]: gratuitous ARP and unsolicited neighbour advertisements.
+//! - [`vmac`]: virtual MAC interfaces (macvlan) for `use_vmac`, and their sysctls.
 //!
 //! This module moves opaque VRRP payload bytes: it never parses VRRP (that is `wire`'s
 //! job) and knows nothing of instances or state. It may use `crate::wire` types only.
@@ -12,12 +13,14 @@
 pub mod announce;
 pub mod netlink;
 pub mod socket;
+pub mod vmac;
 
 pub use announce::Announcer;
 pub use netlink::{
     AddrInfo, LinkInfo, Monitor, NetEvent, Netlink, Route, RouteKind, Rule, Scope, VirtualAddress,
 };
 pub use socket::{Family, RxPacket, RxStats, SocketConfig, VrrpSocket};
+pub use vmac::{VmacSpec, virtual_mac};
 
 /// Why a network operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -207,7 +207,7 @@ impl Netlink {
 
     /// Sends one request and waits for the kernel's answer; an error whose errno is in
     /// `ok` counts as success (the state already is what we asked for).
-    async fn request_ack(
+    pub(super) async fn request_ack(
         &self,
         op: &'static str,
         msg: RouteNetlinkMessage,
@@ -238,7 +238,7 @@ impl Netlink {
     }
 
     /// Sends a request and collects every answer message (a dump or a single get).
-    async fn request_collect(
+    pub(super) async fn request_collect(
         &self,
         op: &'static str,
         msg: RouteNetlinkMessage,
@@ -488,7 +488,7 @@ fn family(addr: &IpAddr) -> AddressFamily {
     }
 }
 
-fn link_info(l: &LinkMessage) -> Option<LinkInfo> {
+pub(super) fn link_info(l: &LinkMessage) -> Option<LinkInfo> {
     let mut name = None;
     let mut mac = None;
     for a in &l.attributes {

@@ -102,7 +102,18 @@ impl Instance {
     }
 
     fn wants_fault(&self) -> bool {
-        self.own_fault() || self.group_fault
+        self.own_fault() || self.group_fault || self.cfg.config_fault.is_some()
+    }
+
+    /// Why the instance is (or would be) in FAULT, for the transition's reason.
+    fn fault_reason(&self) -> &str {
+        if let Some(r) = &self.cfg.config_fault {
+            r
+        } else if self.own_fault() {
+            "a tracked object is down"
+        } else {
+            "sync group member in fault"
+        }
     }
 
     pub(crate) fn master_address(&self) -> Option<IpAddr> {
@@ -223,7 +234,8 @@ impl Instance {
         self.master_adver_interval = self.own_interval();
         if self.wants_fault() {
             self.timers.clear_all();
-            self.transition(State::Fault, "startup: a tracked object is down", out);
+            let reason = format!("startup: {}", self.fault_reason());
+            self.transition(State::Fault, &reason, out);
         } else if self.effective_priority() == OWNER {
             self.become_master(now, "startup: address owner (priority 255)", out);
         } else {
@@ -247,15 +259,11 @@ impl Instance {
         let want = self.wants_fault();
         match self.state {
             State::Master | State::Backup if want => {
-                let reason = if self.own_fault() {
-                    "a tracked object is down"
-                } else {
-                    "sync group member in fault"
-                };
+                let reason = self.fault_reason().to_owned();
                 self.release_mastership(out);
                 self.timers.clear_all();
                 self.master_address = None;
-                self.transition(State::Fault, reason, out);
+                self.transition(State::Fault, &reason, out);
             }
             State::Fault if !want => {
                 self.master_adver_interval = self.own_interval();
@@ -408,10 +416,33 @@ impl Instance {
             self.master_address = Some(from);
             self.master_priority = Some(advert.priority);
             self.become_backup(now, "higher priority advert received", out);
-        } else if !self.cfg.lower_prio_no_advert {
-            // Tell the lower-priority master at once that it must yield.
-            self.send_advert(self.effective_priority(), out);
-            self.timers.set(Timer::Advert, now + self.own_interval());
+        } else {
+            if !self.cfg.lower_prio_no_advert {
+                // Tell the lower-priority master at once that it must yield.
+                self.send_advert(self.effective_priority(), out);
+                self.timers.set(Timer::Advert, now + self.own_interval());
+            }
+            self.lower_prio_announce(now, out);
+        }
+    }
+
+    /// Two masters were active, and the other one's announcements may be the last the
+    /// switches saw: announce again now and once more after the delay. A further lower
+    /// advert moves the second set later, so it always follows the last one heard.
+    fn lower_prio_announce(&mut self, now: Instant, out: &mut VecDeque<Action>) {
+        let repeat = self.cfg.lower_prio_garp_repeat;
+        if repeat == 0 {
+            return;
+        }
+        out.push_back(Action::AnnounceLowerPriority {
+            instance: self.id,
+            repeat,
+        });
+        if self.cfg.lower_prio_garp_delay.is_zero() {
+            self.timers.clear(Timer::LowerPrioGarp);
+        } else {
+            self.timers
+                .set(Timer::LowerPrioGarp, now + self.cfg.lower_prio_garp_delay);
         }
     }
 
@@ -432,6 +463,12 @@ impl Instance {
                         now + self.own_interval()
                     };
                     self.timers.set(Timer::Advert, next);
+                }
+                (Timer::LowerPrioGarp, State::Master) => {
+                    out.push_back(Action::AnnounceLowerPriority {
+                        instance: self.id,
+                        repeat: self.cfg.lower_prio_garp_repeat,
+                    });
                 }
                 (Timer::MasterDown, State::Backup) => {
                     self.become_master(now, "master down timer expired", out);

@@ -101,6 +101,15 @@ pub struct InstanceConfig {
     pub higher_prio_send_advert: bool,
     /// keepalived `skip_check_adv_addr`: do not compare the advert's address list.
     pub skip_check_adv_addr: bool,
+    /// keepalived `garp_lower_prio_repeat`: announcements a master sends at once, and
+    /// again after [`InstanceConfig::lower_prio_garp_delay`], when it hears a lower
+    /// priority (0: none).
+    pub lower_prio_garp_repeat: u32,
+    /// keepalived `garp_lower_prio_delay` (zero: no second set).
+    pub lower_prio_garp_delay: Duration,
+    /// The configuration itself keeps the instance in FAULT (e.g. `unicast_fault_no_peer`
+    /// with no peer); the text is the reason shown in status.
+    pub config_fault: Option<String>,
 }
 
 /// A sync group: members move between MASTER and BACKUP together.
@@ -178,6 +187,10 @@ pub enum Action {
     RemoveAddresses { instance: InstanceId },
     /// Send gratuitous ARP / unsolicited NA for the virtual addresses.
     Announce { instance: InstanceId },
+    /// A master heard a lower priority (two masters were active): send one set of
+    /// `repeat` gratuitous ARP / unsolicited NA now, so the network's last word on the
+    /// virtual addresses is this node's.
+    AnnounceLowerPriority { instance: InstanceId, repeat: u32 },
     /// The instance changed state: run notify hooks, log one line.
     Transition {
         instance: InstanceId,

@@ -16,23 +16,31 @@ pub(crate) enum Timer {
     MasterDown,
     /// BACKUP: the startup `preempt_delay` ends while a lower-priority master is heard.
     Preempt,
+    /// MASTER: the second set of announcements after a lower-priority advert.
+    LowerPrioGarp,
 }
 
 impl Timer {
-    const ALL: [Timer; 3] = [Timer::Advert, Timer::MasterDown, Timer::Preempt];
+    const ALL: [Timer; 4] = [
+        Timer::Advert,
+        Timer::MasterDown,
+        Timer::Preempt,
+        Timer::LowerPrioGarp,
+    ];
 
     fn index(self) -> usize {
         match self {
             Timer::Advert => 0,
             Timer::MasterDown => 1,
             Timer::Preempt => 2,
+            Timer::LowerPrioGarp => 3,
         }
     }
 }
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TimerTable {
-    deadlines: [Option<Instant>; 3],
+    deadlines: [Option<Instant>; 4],
 }
 
 impl TimerTable {
@@ -49,7 +57,7 @@ impl TimerTable {
     }
 
     pub(crate) fn clear_all(&mut self) {
-        self.deadlines = [None; 3];
+        self.deadlines = [None; 4];
     }
 
     /// The earliest deadline, if any.
