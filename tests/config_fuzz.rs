@@ -149,3 +149,43 @@ fn huge_sequences_are_refused() {
         d.first()
     );
 }
+
+/// Found by `random_token_streams_never_panic`: a definition that doubles itself and
+/// holds a `{` expanded into thousands of nested blocks, and the builder's recursion
+/// overflowed the stack. Nesting is now bounded in the parser and reported where it
+/// passes the bound; the blocks around it still close where written.
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("nested.conf");
+    let depth = 10_000;
+    let text = format!(
+        "{}{}vrrp_instance AFTER {{\n}}\n",
+        "vrrp_instance A {\n".repeat(depth),
+        "}\n".repeat(depth)
+    );
+    std::fs::write(&nested, text).unwrap();
+    let doubling = dir.path().join("doubling.conf");
+    std::fs::write(&doubling, "$R=$R$R $R { \n virtual_routes $R=$R$R").unwrap();
+    // A small stack, as a tokio worker or test thread has, makes an overflow certain.
+    let diags = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(move || {
+            let _ = load_all(&doubling, &LoadOptions::default());
+            load_all(&nested, &LoadOptions::default()).1
+        })
+        .unwrap()
+        .join()
+        .expect("loading must not overflow the stack");
+    let deep: Vec<_> = diags
+        .iter()
+        .filter(|d| d.message.contains("nest more than"))
+        .collect();
+    assert_eq!(deep.len(), 1, "{diags:?}");
+    assert_eq!((deep[0].line, deep[0].col), (33, 1));
+    assert!(
+        !diags.iter().any(|d| d.message.contains("never closed")
+            || d.message.contains("without a matching")),
+        "the skipped blocks' braces must still balance: {diags:?}"
+    );
+}

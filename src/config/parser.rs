@@ -38,6 +38,12 @@ impl Node {
     }
 }
 
+/// Deepest block nesting accepted. Real configurations nest four or five deep
+/// (virtual_server > real_server > HTTP_GET > url); the builder and the tree's drop
+/// recurse per level, so an unbounded depth (a definition that expands to thousands of
+/// `{`) would overflow the stack instead of being reported.
+pub const MAX_NESTING: usize = 32;
+
 struct Open {
     node: Node,
     /// Where its `{` was, for the unclosed-block error.
@@ -59,6 +65,9 @@ pub fn parse_owned(lines: Vec<Line>, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
     let mut stack: Vec<Open> = Vec::new();
     let mut lines = lines.into_iter().peekable();
     let mut toks: VecDeque<Token> = VecDeque::new();
+    // Braces opened beyond MAX_NESTING: everything up to their `}` is skipped, and only
+    // the braces are counted so that the blocks around them still close where written.
+    let mut too_deep = 0usize;
     loop {
         let Some(t) = toks.pop_front() else {
             match lines.next() {
@@ -69,8 +78,21 @@ pub fn parse_owned(lines: Vec<Line>, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
                 None => break,
             }
         };
+        if too_deep > 0 {
+            if t.is_punct('{') {
+                too_deep += 1;
+            } else if t.is_punct('}') {
+                too_deep -= 1;
+            }
+            continue;
+        }
         if t.is_punct('}') {
             close(&mut stack, &mut top, &t, diags);
+            continue;
+        }
+        if t.is_punct('{') && stack.len() >= MAX_NESTING {
+            too_deep = 1;
+            diags.push(too_deep_error(&t.loc));
             continue;
         }
         if t.is_punct('{') {
@@ -118,6 +140,10 @@ pub fn parse_owned(lines: Vec<Line>, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
             close: None,
         };
         match brace {
+            Some(_) if stack.len() >= MAX_NESTING => {
+                too_deep = 1;
+                diags.push(too_deep_error(node.loc()));
+            }
             Some(b) => stack.push(Open { node, brace: b }),
             None => push(&mut stack, &mut top, node),
         }
@@ -135,6 +161,15 @@ pub fn parse_owned(lines: Vec<Line>, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
         push(&mut stack, &mut top, open.node);
     }
     top
+}
+
+fn too_deep_error(at: &Loc) -> Diagnostic {
+    Diagnostic::error(
+        at,
+        format!(
+            "blocks nest more than {MAX_NESTING} deep: this block and what it holds are ignored"
+        ),
+    )
 }
 
 fn push(stack: &mut [Open], top: &mut Vec<Node>, node: Node) {
