@@ -2,8 +2,8 @@
 //! `virtual_routes`, `virtual_rules` in instances, and the `static_ipaddress`,
 //! `static_routes`, `static_rules` blocks.
 //!
-//! Each line becomes one model entry or a diagnostic; which interface an
-//! address lands on when none is given is decided later.
+//! Each line becomes one model entry or a diagnostic; checks across lines and
+//! instances, such as mixed address families, are validation's.
 
 use std::net::IpAddr;
 

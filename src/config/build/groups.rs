@@ -1,6 +1,7 @@
 //! `vrrp_sync_group`: its members, tracking lists and notify hooks.
 //!
-//! That the members name instances, and each only once, is validation's.
+//! A member listed twice is warned about here; that each names a defined
+//! instance is validation's.
 
 use crate::config::model::*;
 use crate::config::parser::Node;
