@@ -532,7 +532,7 @@ vrrp_track_process P_T {
         ("fn auth(", &[Block::Authentication]),
     ];
 
-    /// String patterns of `"a" | "b" =>` match arms in one function of build.rs.
+    /// String patterns of `"a" | "b" =>` match arms in one function of the builder (build/).
     fn arm_strings(src: &str, start: &str) -> Vec<String> {
         let from = src
             .find(start)
@@ -607,7 +607,7 @@ vrrp_track_process P_T {
         assert!(missing.is_empty(), "not in KEYWORDS: {missing:?}");
         assert_eq!(values_seen.len(), VALUE_WORDS.len(), "stale VALUE_WORDS");
 
-        // The skipped blocks are a private list in build.rs: read it from the source.
+        // The skipped blocks are a private list in build/mod.rs: read it from the source.
         let list = src
             .split_once("const SKIPPED_BLOCKS: &[&str] = &[")
             .and_then(|(_, r)| r.split_once("];"))
