@@ -5,19 +5,25 @@
 //! Pure: reads no files and touches no sockets. The host-dependent part of an instance's
 //! protocol settings (its primary address) is filled in by the engine when the interface
 //! is known, through [`InstancePlan::proto_config`].
+//!
+//! This file owns the plan's types and the per-instance and per-group derivations;
+//! `tracks` builds the tracked objects and the references to them, `digest` the digest.
 
-use std::collections::BTreeSet;
+mod digest;
+mod tracks;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use crate::config::model::{
-    self, Config, Instance, RunAs as ConfigRunAs, TrackRef as ConfigTrackRef,
-};
+use crate::config::model::{self, Config, Instance, RunAs as ConfigRunAs};
 use crate::hooks::{HookCmd, NotifySpec, RunAs};
 use crate::net::Family;
 use crate::proto::{self, InitialState, InstanceConfig, TrackRef};
-use crate::track::{FileSpec, ProcessSpec, ScriptSpec, TrackSpecs};
+use crate::track::TrackSpecs;
 use crate::wire::{Auth, Centis, ChecksumMode, Version};
+
+use digest::shared_digest;
+use tracks::{group_tracks, object_tracks, track_ref};
 
 /// Everything the engine runs, derived from one configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -241,58 +247,7 @@ impl Plan {
             })
             .collect();
 
-        let track = TrackSpecs {
-            scripts: config
-                .vrrp_scripts
-                .iter()
-                .filter_map(|s| {
-                    let cmd = s.script.as_ref()?;
-                    Some(ScriptSpec {
-                        name: s.name.clone(),
-                        argv: cmd.argv.clone(),
-                        interval: s.interval,
-                        timeout: s.effective_timeout(),
-                        rise: s.rise,
-                        fall: s.fall,
-                        user: cmd.run_as.as_ref().and_then(resolve_run_as),
-                        init_fail: s.init_fail,
-                    })
-                })
-                .collect(),
-            files: config
-                .track_files
-                .iter()
-                .filter_map(|f| {
-                    Some(FileSpec {
-                        name: f.name.clone(),
-                        path: f.file.as_ref()?.into(),
-                        init_file: f.init_file.as_ref().map(|i| i.value),
-                        init_overwrite: f.init_file.as_ref().is_some_and(|i| i.overwrite),
-                    })
-                })
-                .collect(),
-            processes: config
-                .track_processes
-                .iter()
-                .filter_map(|p| {
-                    Some(ProcessSpec {
-                        name: p.name.clone(),
-                        process: p.process.clone()?,
-                        params: p.params.clone(),
-                        param_match: p.param_match.map(|m| match m {
-                            model::ParamMatch::Exact => crate::track::ParamMatch::Exact,
-                            model::ParamMatch::Partial => crate::track::ParamMatch::Partial,
-                            _ => crate::track::ParamMatch::Initial,
-                        }),
-                        full_command: p.full_command,
-                        quorum: p.quorum,
-                        quorum_max: p.quorum_max,
-                        fork_delay: p.fork_delay.unwrap_or_default(),
-                        terminate_delay: p.terminate_delay.unwrap_or_default(),
-                    })
-                })
-                .collect(),
-        };
+        let track = tracks::track_specs(config);
 
         let mut fifos = Vec::new();
         for (fifo, script) in [
@@ -468,65 +423,6 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
     }
 }
 
-fn track_ref(key: &str, t: &ConfigTrackRef, default_weight: i32) -> TrackRef {
-    TrackRef {
-        key: key.to_string(),
-        weight: t.weight.unwrap_or(default_weight),
-        reverse: t.reverse,
-    }
-}
-
-fn object_tracks<'a>(
-    scripts: impl Iterator<Item = &'a ConfigTrackRef>,
-    files: impl Iterator<Item = &'a ConfigTrackRef>,
-    processes: impl Iterator<Item = &'a ConfigTrackRef>,
-    config: &Config,
-) -> Vec<TrackRef> {
-    let mut out = Vec::new();
-    for t in scripts {
-        if let Some(s) = config.vrrp_script(&t.name) {
-            let mut r = track_ref(&format!("script:{}", t.name), t, s.weight);
-            r.reverse ^= s.weight_reverse && t.weight.is_none();
-            out.push(r);
-        }
-    }
-    for t in files {
-        if let Some(f) = config.track_file(&t.name) {
-            let mut r = track_ref(&format!("file:{}", t.name), t, f.weight);
-            r.reverse ^= f.weight_reverse && t.weight.is_none();
-            out.push(r);
-        }
-    }
-    for t in processes {
-        if let Some(p) = config.track_process(&t.name) {
-            let mut r = track_ref(&format!("process:{}", t.name), t, p.weight);
-            r.reverse ^= p.weight_reverse && t.weight.is_none();
-            out.push(r);
-        }
-    }
-    out
-}
-
-/// A sync group's tracked objects, each with the interface to watch (if it is one).
-fn group_tracks(sg: &model::SyncGroup, config: &Config) -> Vec<(TrackRef, Option<String>)> {
-    let mut out: Vec<(TrackRef, Option<String>)> = sg
-        .track_interfaces
-        .iter()
-        .map(|t| (track_ref(&iface_key(&t.name), t, 0), Some(t.name.clone())))
-        .collect();
-    out.extend(
-        object_tracks(
-            sg.track_scripts.iter(),
-            sg.track_files.iter(),
-            sg.track_processes.iter(),
-            config,
-        )
-        .into_iter()
-        .map(|t| (t, None)),
-    );
-    out
-}
-
 fn hook_cmd(c: &model::Command) -> HookCmd {
     HookCmd {
         argv: c.argv.clone(),
@@ -565,38 +461,6 @@ fn short_hostname() -> String {
         .and_then(|h| h.into_string().ok())
         .map(|h| h.split('.').next().unwrap_or_default().to_string())
         .unwrap_or_default()
-}
-
-/// What two nodes of one VRRP pair must agree on, per instance: VRID, version, interval,
-/// virtual addresses, authentication. Priorities, peers, scripts and interfaces differ
-/// between nodes by design and stay out.
-fn shared_digest(config: &Config) -> String {
-    let mut parts = BTreeSet::new();
-    for i in &config.instances {
-        let mut vips: Vec<String> = i
-            .virtual_ipaddresses
-            .iter()
-            .map(|a| format!("{}/{}", a.address, a.prefix_len))
-            .collect();
-        vips.sort();
-        parts.insert(format!(
-            "{}|{}|{}|{}|{}|{:?}",
-            i.name,
-            i.virtual_router_id,
-            i.effective_version(&config.global),
-            i.advert_int.as_micros(),
-            vips.join(","),
-            i.authentication
-        ));
-    }
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in &parts {
-        for b in p.bytes().chain(std::iter::once(b'\n')) {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{:08x}", hash >> 32)
 }
 
 /// The proto view of all sync groups.
