@@ -68,7 +68,8 @@ wait_for() {
         sleep 0.1
     done
 }
-has_vip() { ip -n "$1" -4 addr show dev vr0 2>/dev/null | grep -q "10.98.0.100/"; }
+# grep without -q: under pipefail an early exit could fail ip with SIGPIPE.
+has_vip() { ip -n "$1" -4 addr show dev vr0 2>/dev/null | grep "10.98.0.100/" >/dev/null; }
 
 old_root_test() {
     local suite=${BATON_OLD_SUITE:-xenial} tree glibc
