@@ -48,7 +48,7 @@ KCONF_EXISTED=0
 KCONF_CREATED=0
 INSTALLED=0
 T0=$(date +%s)
-# Commands cleanup runs first, newest last: daemons, namespaces, copied trees.
+# Commands cleanup runs first, newest first: daemons, then namespaces, then copied trees.
 ON_EXIT=()
 # The release binary the packages ship: glibc 2.17 symbols (CentOS 7), built by Zig's
 # linker against that glibc's stubs; cargo-deb and cargo-generate-rpm read
@@ -80,9 +80,9 @@ check() {
 step() { echo "# $* ($(($(date +%s) - T0))s)"; }
 
 cleanup() {
-    local rc=$? c
-    for c in "${ON_EXIT[@]}"; do
-        eval "$c" || true
+    local rc=$? i
+    for ((i = ${#ON_EXIT[@]} - 1; i >= 0; i--)); do
+        eval "${ON_EXIT[i]}" || true
     done
     if [ "$INSTALLED" = 1 ] && dpkg -s baton >/dev/null 2>&1; then
         dpkg --purge baton >/dev/null 2>&1 || true
