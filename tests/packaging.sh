@@ -81,6 +81,8 @@ step() { echo "# $* ($(($(date +%s) - T0))s)"; }
 
 cleanup() {
     local rc=$? i
+    # A second Ctrl-C or TERM must not cut the cleanup short.
+    trap '' INT TERM
     for ((i = ${#ON_EXIT[@]} - 1; i >= 0; i--)); do
         eval "${ON_EXIT[i]}" || true
     done
