@@ -47,6 +47,20 @@ rpm_reqs_met() {
     done < <(rpm -qpR "$2" 2>/dev/null)
     return "$rc"
 }
+# rpm_scripts_leave_service RPM: the scriptlets' systemctl lines (comments aside) neither
+# restart, start nor enable baton, and the one that stops it (disable --now) runs only
+# when the package is removed, not on upgrade.
+rpm_scripts_leave_service() {
+    local text
+    text=$(rpm -qp --scripts "$1" 2>/dev/null | grep -v '^ *#')
+    echo "$text" | grep systemctl >/dev/null || {
+        echo "no systemctl in the scriptlets"
+        return 1
+    }
+    ! echo "$text" | grep systemctl | grep -E 'restart|[^-]start|(^| )enable' &&
+        echo "$text" | awk '/systemctl/ && /--now| stop / && prev !~ /"\$1" -eq 0/ { bad = 1; print }
+            { prev = $0 } END { exit bad }'
+}
 has_vip_r() { ip -n "$1" -4 addr show dev vr0 2>/dev/null | grep 10.98.1.100/ >/dev/null; }
 
 rpm_root_test() {
@@ -57,6 +71,10 @@ rpm_root_test() {
     check "rpm requires libc.so.6 symbol versions" sh -c "echo '$rpmq' | grep -q 'libc.so.6(GLIBC_'"
     check "rpm requires no glibc newer than 2.17" sh -c \
         "! echo '$rpmq' | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | awk -F. '\$1 > 2 || (\$1 == 2 && \$2 > 17)' | grep -q ."
+    # Without systemd in the root the scriptlets' systemctl calls do not run, so what
+    # they would do on an RPM system is read from them.
+    check "rpm scriptlets: no restart, start or enable; a stop only on removal (\$1 = 0)" \
+        rpm_scripts_leave_service "$TMP/baton.rpm"
     cp -a "$tree" "$r"
     ON_EXIT+=("rm -rf --one-file-system '$r'")
     check "rpm requirements met by the old root (files, libraries, glibc symbol versions)" \
