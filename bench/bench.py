@@ -24,7 +24,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BATON = os.path.join(ROOT, "target", "release", "baton")
+# BENCH_BATON: another build of baton to measure (bench/glibc.sh compares two).
+BATON = os.environ.get("BENCH_BATON") or os.path.join(ROOT, "target", "release", "baton")
 PRIO_HI, PRIO_LO = 200, 100
 VIP = "10.0.0.100"
 
@@ -603,7 +604,7 @@ def main():
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument("--only", choices=["timing", "idle"], default=None)
     ap.add_argument("--advs", default="1,0.1,0.01", help="advert_int values, comma-separated")
-    ap.add_argument("--agents", default="keepalived,baton", help="which pairs to time")
+    ap.add_argument("--agents", default="keepalived,baton", help="which agents to measure")
     args = ap.parse_args()
     if args.quick:
         args.reps, args.idle = 2, 10
@@ -625,6 +626,7 @@ def main():
     if args.only != "timing":
         cases = [("keepalived", 1, 1), ("baton", 1, 1), ("keepalived", 4, 50),
                  ("baton", 4, 50), ("baton", 4, 250)]
+        cases = [c for c in cases if c[0] in args.agents.split(",")]
         out = {}
         threads = []
         print(f"idle resources ({args.idle}s, all cases at once)", file=sys.stderr, flush=True)

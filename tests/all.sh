@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what baton's tests need (keepalived, iproute2, tcpdump) and runs every test:
 # formatting, lints, unit tests, the protocol simulation, and the network-namespace
-# end-to-end and interop tests. Run as root: the namespace tests need it.
+# end-to-end and interop tests, then tests/packaging.sh, which installs its own tools
+# (cargo-deb, cargo-generate-rpm, rpm, debootstrap; Zig and cargo-zigbuild from the
+# Python package index). Run as root: the namespace tests need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,21 +1,36 @@
 #!/usr/bin/env bash
-# Builds baton's .deb and .rpm from the Cargo metadata, installs the .deb on this machine,
-# checks what a user gets (binary, man pages, unit, example config, disabled service),
-# removes and purges it, checks that nothing but the user's own keepalived.conf is left,
-# and compares the .rpm's file list with the .deb's.
+# Builds baton's .deb and .rpm from the Cargo metadata, with a release binary linked
+# against glibc 2.17 (cargo zigbuild), checks that it needs nothing newer, installs the
+# .deb on this machine, checks what a user gets (binary, man pages, unit, example config,
+# disabled service), removes and purges it, checks that nothing but the user's own
+# keepalived.conf is left, and compares the .rpm's file list with the .deb's. Then:
+# - tests/packaging/old-root.sh: the .deb installed into an Ubuntu 16.04 root (glibc
+#   2.23), `baton --version`, `baton check` on the examples and a two-node failover
+#   with both daemons running from that root;
+# - tests/packaging/rpm-root.sh: the .rpm installed with `rpm -i --root` into a copy of
+#   that root, `rpm -V`, the files against the .deb's, and an upgrade while its daemon
+#   runs.
 #
 # Run as root on Debian or Ubuntu. Installs what it needs if missing: cargo-deb and
-# cargo-generate-rpm (cargo install), rpm, man-db and systemd (apt-get); those stay
-# installed. Everything else is put back as it was, also on failure: the package is
-# purged, an existing /etc/keepalived/keepalived.conf is left byte-identical, one this
-# script created is removed.
+# cargo-generate-rpm (cargo install), rpm, man-db, systemd, debootstrap and binutils
+# (apt-get); those stay installed. Zig and cargo-zigbuild come from the Python package
+# index into a virtualenv under target/packaging-tools. Everything else is put back as
+# it was, also on failure: the package is purged, an existing
+# /etc/keepalived/keepalived.conf is left byte-identical, one this script created is
+# removed, namespaces and copied trees are deleted.
+#
+# BATON_PKG_CACHE=DIR (an existing directory, kept between runs) holds the bootstrapped
+# distribution trees, so that later runs only copy them; without it each run
+# bootstraps into a temporary directory (2-3 minutes each).
 #
 # BATON_SYSTEMD_TEST=1 also boots a Debian bookworm container (debootstrap +
 # systemd-nspawn, private network) and checks, under a real systemd:
 # `systemctl enable --now baton`, READY/STATUS, the virtual address, `systemctl reload`
-# picking up a change without a restart, `systemctl stop` removing the address.
+# picking up a change without a restart, `systemctl stop` removing the address, and an
+# upgrade to a newer build of the .deb while the service runs: not restarted, changed
+# conffile kept, `systemctl restart` then runs the new binary.
 # BATON_NSPAWN_ROOT=DIR reuses a bootstrapped tree (it is copied, never modified);
-# without it the tree is bootstrapped into a temporary directory (about 2 minutes).
+# without it the tree comes from BATON_PKG_CACHE or a temporary bootstrap.
 #
 # Known differences between the two packages, allowed by the file-list comparison:
 #   /etc/default/baton (Debian)              <-> /etc/sysconfig/baton (RPM distros)
@@ -33,6 +48,15 @@ KCONF_EXISTED=0
 KCONF_CREATED=0
 INSTALLED=0
 T0=$(date +%s)
+# Commands cleanup runs first, newest first: daemons, then namespaces, then copied trees.
+ON_EXIT=()
+# The release binary the packages ship: glibc 2.17 symbols (CentOS 7), built by Zig's
+# linker against that glibc's stubs; cargo-deb and cargo-generate-rpm read
+# target/TRIPLE/release/ for target/release/ in the assets when given --target.
+TRIPLE=x86_64-unknown-linux-gnu
+GLIBC_FLOOR=2.17
+# Set by old_root_test: the bootstrapped old root (cached or temporary), never changed.
+OLD_TREE=
 
 ok() {
     PASS=$((PASS + 1))
@@ -56,7 +80,12 @@ check() {
 step() { echo "# $* ($(($(date +%s) - T0))s)"; }
 
 cleanup() {
-    local rc=$?
+    local rc=$? i
+    # A second Ctrl-C or TERM must not cut the cleanup short.
+    trap '' INT TERM
+    for ((i = ${#ON_EXIT[@]} - 1; i >= 0; i--)); do
+        eval "${ON_EXIT[i]}" || true
+    done
     if [ "$INSTALLED" = 1 ] && dpkg -s baton >/dev/null 2>&1; then
         dpkg --purge baton >/dev/null 2>&1 || true
     fi
@@ -100,9 +129,11 @@ apt_need=()
 command -v rpm >/dev/null || apt_need+=(rpm)
 command -v man >/dev/null || apt_need+=(man-db)
 command -v systemd-analyze >/dev/null || apt_need+=(systemd)
+command -v debootstrap >/dev/null || apt_need+=(debootstrap)
+command -v objdump >/dev/null || apt_need+=(binutils)
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_need+=(python3-venv)
 if [ "${BATON_SYSTEMD_TEST:-0}" = 1 ]; then
     command -v systemd-nspawn >/dev/null || apt_need+=(systemd-container)
-    command -v debootstrap >/dev/null || apt_need+=(debootstrap)
 fi
 if [ ${#apt_need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -113,21 +144,60 @@ fi
 for tool in cargo-deb cargo-generate-rpm; do
     command -v "$tool" >/dev/null || cargo install --locked --quiet --debug "$tool"
 done
+# Zig (the linker and the old glibc's stubs) and cargo-zigbuild, both as wheels from the
+# Python package index, pinned; about 30 s on a fresh machine, then kept in target/.
+ZIGENV=$PWD/target/packaging-tools/venv
+if [ ! -x "$ZIGENV/bin/cargo-zigbuild" ]; then
+    t=$(date +%s)
+    python3 -m venv "$ZIGENV" &&
+        "$ZIGENV/bin/pip" install --quiet --disable-pip-version-check \
+            ziglang==0.17.1 cargo-zigbuild==0.24.1
+    echo "# zig and cargo-zigbuild installed in $(($(date +%s) - t))s"
+fi
+export PATH="$ZIGENV/bin:$PATH"
 
 # --- Build --------------------------------------------------------------------------
 step "build"
-check "cargo build --release" cargo build --release --locked --quiet
+t=$(date +%s)
+check "cargo zigbuild --release --target $TRIPLE.$GLIBC_FLOOR" \
+    cargo zigbuild --release --locked --quiet --target "$TRIPLE.$GLIBC_FLOOR"
+echo "# release build (zigbuild) took $(($(date +%s) - t))s"
+BIN=target/$TRIPLE/release/baton
 rm -rf target/man target/completions
 check "baton generate (man pages, completions)" \
-    target/release/baton generate --man target/man --completions target/completions
+    "$BIN" generate --man target/man --completions target/completions
 check "man pages gzipped for the rpm" sh -c "gzip -9nkf target/man/*.8 target/man/*.5"
-check "cargo deb" cargo deb --no-build --locked --quiet --output "$TMP/baton.deb"
-check "cargo generate-rpm" cargo generate-rpm --output "$TMP/baton.rpm"
+check "cargo deb" cargo deb --no-build --locked --quiet --target "$TRIPLE" --output "$TMP/baton.deb"
+# xz: CentOS 7's rpm cannot unpack cargo-generate-rpm's default (zstd).
+check "cargo generate-rpm" cargo generate-rpm --target "$TRIPLE" --payload-compress xz \
+    --output "$TMP/baton.rpm"
+# The same build packaged once more as a newer package version, for the upgrade tests.
+check "cargo deb (revision 2, for the upgrade)" cargo deb --no-build --locked --quiet \
+    --target "$TRIPLE" --deb-revision 2 --output "$TMP/baton-2.deb"
+check "cargo generate-rpm (release 2, for the upgrade)" cargo generate-rpm --target "$TRIPLE" \
+    --payload-compress xz -s 'release = "2"' --output "$TMP/baton-2.rpm"
 if [ ! -s "$TMP/baton.deb" ] || [ ! -s "$TMP/baton.rpm" ]; then
     echo "packaging: $PASS passed, $FAIL failed (no packages to test)"
     exit 1
 fi
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+
+# --- Runs where the users run: glibc 2.17 ------------------------------------------------
+step "glibc"
+mkdir -p "$TMP/deb-x"
+dpkg-deb -x "$TMP/baton.deb" "$TMP/deb-x"
+bash tests/glibc-floor.sh "$TMP/deb-x/usr/sbin/baton" "$GLIBC_FLOOR" | head -1 | sed 's/^/# /'
+check "packaged binary needs glibc $GLIBC_FLOOR at most" \
+    bash tests/glibc-floor.sh "$TMP/deb-x/usr/sbin/baton" "$GLIBC_FLOOR"
+DEPENDS=$(dpkg-deb -f "$TMP/baton.deb" Depends)
+echo "# deb Depends: $DEPENDS"
+check "deb Depends: libc6 (>= $GLIBC_FLOOR) or older" sh -c \
+    "echo '$DEPENDS' | grep -o 'libc6 (>= [0-9.]*)' | grep -o '[0-9][0-9.]*' |
+     awk -F. '\$1 < 2 || (\$1 == 2 && \$2 <= ${GLIBC_FLOOR#2.}) { ok = 1 } END { exit !ok }'"
+# Whatever else the binary links must come with libc6 (a libgcc-s1 dependency, say,
+# would not install on Ubuntu 18.04, which calls that package libgcc1).
+check "binary links only glibc's own libraries" sh -c \
+    "! readelf -d '$TMP/deb-x/usr/sbin/baton' | grep NEEDED | grep -v -e 'libc.so.6' -e 'ld-linux' -e 'libpthread.so.0' -e 'libdl.so.2' -e 'librt.so.1' -e 'libm.so.6'"
 
 # --- The user's configuration ---------------------------------------------------------
 [ -d /etc/keepalived ] && KDIR_EXISTED=1
@@ -203,6 +273,16 @@ check "rpm -qlp lists $(wc -l <"$TMP/rpm-files") files, as the deb does" \
 check "rpm: config files are noreplace" sh -c \
     "rpm -qp --configfiles '$TMP/baton.rpm' 2>/dev/null | grep -q /etc/sysconfig/baton &&
      rpm -qp --configfiles '$TMP/baton.rpm' 2>/dev/null | grep -q /etc/baton/baton.conf"
+check "rpm: xz payload (CentOS 7's rpm reads no zstd)" sh -c \
+    "[ \"\$(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' '$TMP/baton.rpm' 2>/dev/null)\" = xz ]"
+
+# --- An old distribution, and the rpm installed ---------------------------------------------
+# shellcheck source=tests/packaging/old-root.sh
+. tests/packaging/old-root.sh
+# shellcheck source=tests/packaging/rpm-root.sh
+. tests/packaging/rpm-root.sh
+old_root_test
+[ -n "${OLD_TREE:-}" ] && rpm_root_test "$OLD_TREE"
 
 # The check that runs inside the container, under its systemd: PASS/FAIL/INFO lines.
 container_script() {
@@ -249,6 +329,22 @@ echo BATON_CONFIG=/etc/keepalived/other.conf >>/etc/default/baton
 WHAT="BATON_CONFIG in /etc/default/baton picks the file"; t sh -c 'systemctl start baton &&
     tr "\0" " " </proc/$(systemctl show -p MainPID --value baton)/cmdline | grep -q "run -f /etc/keepalived/other.conf"'
 WHAT="... and it runs from it"; t wait_for 20 sh -c 'ip -4 addr show bt0 | grep -q 10.99.0.101'
+# Upgrade while it runs: dpkg must not restart a master (that is a failover).
+cp -p /etc/default/baton /root/default.changed
+cp -p /etc/keepalived/other.conf /root/other.conf.before
+PID2=$(systemctl show -p MainPID --value baton)
+WHAT="upgrade: dpkg -i the newer build while baton runs"; t dpkg -i /root/baton-2.deb
+WHAT="upgrade: installed version is revision 2"; t sh -c "dpkg-query -W -f='\${Version}' baton | grep -q -- '-2\$'"
+WHAT="upgrade: not restarted (active, same main PID, no restarts)"; t sh -c "systemctl is-active -q baton &&
+    [ \"\$(systemctl show -p MainPID --value baton)\" = $PID2 ] && [ \"\$(systemctl show -p NRestarts --value baton)\" = 0 ]"
+WHAT="upgrade: the running daemon is still the old binary"; t sh -c "readlink /proc/$PID2/exe | grep -q deleted"
+WHAT="upgrade: it still holds its addresses"; t sh -c 'ip -4 addr show bt0 | grep -q 10.99.0.101'
+WHAT="upgrade: changed conffile /etc/default/baton kept"; t cmp /root/default.changed /etc/default/baton
+WHAT="upgrade: keepalived configuration untouched"; t cmp /root/other.conf.before /etc/keepalived/other.conf
+WHAT="systemctl restart baton after the upgrade"; t systemctl restart baton
+WHAT="the restart runs the new binary"; t sh -c "P=\$(systemctl show -p MainPID --value baton); [ \"\$P\" != $PID2 ] &&
+    [ \"\$(stat -L -c %i /proc/\$P/exe)\" = \"\$(stat -c %i /usr/sbin/baton)\" ]"
+WHAT="... and it holds the addresses again"; t wait_for 20 sh -c 'ip -4 addr show bt0 | grep -q 10.99.0.101'
 systemctl stop baton
 rm /etc/keepalived/other.conf
 WHAT="dpkg --purge in the container"; t dpkg --purge baton
@@ -265,12 +361,14 @@ if [ "${BATON_SYSTEMD_TEST:-0}" = 1 ]; then
     chmod 0755 "$NSPAWN_TREE"
     if [ -n "${BATON_NSPAWN_ROOT:-}" ]; then
         cp -a "$BATON_NSPAWN_ROOT/." "$NSPAWN_TREE/"
+    elif tree=$(root_tree bookworm-systemd bookworm \
+        --include=systemd,systemd-sysv,dbus,iproute2,libpam-systemd); then
+        cp -a "$tree/." "$NSPAWN_TREE/"
     else
-        check "debootstrap bookworm" debootstrap --variant=minbase \
-            --include=systemd,systemd-sysv,dbus,iproute2,libpam-systemd bookworm "$NSPAWN_TREE" \
-            http://deb.debian.org/debian
+        bad "debootstrap bookworm"
     fi
     cp "$TMP/baton.deb" "$NSPAWN_TREE/root/baton.deb"
+    cp "$TMP/baton-2.deb" "$NSPAWN_TREE/root/baton-2.deb"
     container_script >"$NSPAWN_TREE/root/run-test.sh"
     cat >"$NSPAWN_TREE/etc/systemd/system/baton-packaging-test.service" <<'EOF'
 [Unit]
