@@ -1260,7 +1260,6 @@ fn hook_settings(plan: &Plan) -> HookSettings {
             })
             .collect(),
         script_user: hooks::exec::default_script_user(),
-        ..HookSettings::default()
     };
     if let Some(user) = plan.script_user.as_ref().and_then(plan::resolve_run_as) {
         s.script_user = user;

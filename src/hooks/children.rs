@@ -1,0 +1,238 @@
+//! The children register: every check and hook that baton has started and not yet reaped,
+//! so that none of them outlives baton.
+//!
+//! Each program runs as the leader of its own process group (see [`super::exec`]). The
+//! register keeps, per running leader, its pid and its start time (field 22 of
+//! `/proc/PID/stat`, clock ticks since boot), in memory and — once the daemon has called
+//! [`adopt_file`] — in a file under the runtime directory, rewritten (write and rename,
+//! so a crash never leaves half a file) whenever a child starts or is reaped.
+//!
+//! - Exits baton controls (SIGTERM / SIGINT shutdown, a fatal error, a panic) end with
+//!   [`kill_all`]: every registered group gets SIGKILL. While a leader is registered it
+//!   has not been reaped, so its pid, and with it the group id, cannot have been reused.
+//! - Exits it does not control (SIGKILL, the OOM killer) leave the file behind. The next
+//!   start reads it in [`adopt_file`] and kills each recorded group whose leader still
+//!   has the recorded start time, so a pid that the kernel has handed to an unrelated
+//!   process since is never hit. A group whose leader has exited but whose members live
+//!   on (a script that started something in the background) is killed too: the kernel
+//!   does not reuse a pid while a process group of that number exists, and every member
+//!   must have started no earlier than the recorded leader.
+//!
+//! Linux offers no way for an unprivileged-code parent to make children die with it on
+//! SIGKILL without `prctl(PR_SET_PDEATHSIG)` in the child between fork and exec, which
+//! needs `unsafe` (`pre_exec`); under systemd the unit's `KillMode=control-group` does it
+//! for the whole cgroup, and this register covers every other way baton is run.
+//!
+//! This module may not know about instances or hooks: it only counts processes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+struct Register {
+    /// Leader pid -> start time in clock ticks since boot.
+    live: BTreeMap<u32, u64>,
+    file: Option<PathBuf>,
+}
+
+static REGISTER: Mutex<Register> = Mutex::new(Register {
+    live: BTreeMap::new(),
+    file: None,
+});
+
+/// A group a previous run left behind and that [`adopt_file`] killed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaped {
+    pub pgid: u32,
+    /// The processes of the group when it was killed (pid, command name).
+    pub members: Vec<(u32, String)>,
+}
+
+/// What `/proc/PID/stat` says about one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stat {
+    comm: String,
+    pgid: u32,
+    start: u64,
+}
+
+fn read_stat(pid: u32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// `pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+/// utime stime cutime cstime priority nice threads itrealvalue starttime ...`; the
+/// command name may hold spaces and parentheses, so the fields are counted from the
+/// last `)`.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_owned();
+    let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    // rest[0] is the state (field 3), so field N is rest[N - 3].
+    let pgid = rest.get(2)?.parse().ok()?;
+    let start = rest.get(19)?.parse().ok()?;
+    Some(Stat { comm, pgid, start })
+}
+
+/// The start time of a live process (`None`: gone, or not readable).
+pub fn start_time(pid: u32) -> Option<u64> {
+    read_stat(pid).map(|s| s.start)
+}
+
+fn save(reg: &Register) {
+    let Some(path) = &reg.file else { return };
+    let mut text = String::new();
+    for (pid, start) in &reg.live {
+        text.push_str(&format!("{pid} {start}\n"));
+    }
+    let tmp = path.with_extension("tmp");
+    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        tracing::warn!(file = %path.display(), "cannot record running children: {e}");
+    }
+}
+
+/// Records a leader that has just been started (not yet reaped).
+pub fn register(pid: u32) {
+    if pid == 0 {
+        return;
+    }
+    // A child that already exited is a zombie until reaped and still has its stat.
+    let start = start_time(pid).unwrap_or(0);
+    if let Ok(mut reg) = REGISTER.lock() {
+        reg.live.insert(pid, start);
+        save(&reg);
+    }
+}
+
+/// Forgets a leader that has been reaped, or whose group has been killed.
+pub fn unregister(pid: u32) {
+    if let Ok(mut reg) = REGISTER.lock() {
+        if reg.live.remove(&pid).is_some() {
+            save(&reg);
+        }
+    }
+}
+
+/// How many children are registered now.
+pub fn count() -> usize {
+    REGISTER.lock().map(|r| r.live.len()).unwrap_or(0)
+}
+
+/// SIGKILLs the process group of every registered child. For exit paths: safe to call
+/// from a panic hook (it never waits for a lock another thread holds).
+pub fn kill_all() {
+    let Ok(reg) = REGISTER.try_lock() else {
+        return;
+    };
+    for &pid in reg.live.keys() {
+        if let Ok(raw) = i32::try_from(pid) {
+            if raw > 1 {
+                let _ = killpg(Pid::from_raw(raw), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Reads `path` as a previous run left it, kills the groups it lists that are still
+/// there (see the module docs for why a reused pid is never hit), and from now on keeps
+/// the register in `path`. Returns what was killed, for the log.
+pub fn adopt_file(path: &Path) -> Vec<Reaped> {
+    let reaped = match std::fs::read_to_string(path) {
+        Ok(text) => reap_leftovers(&text),
+        Err(_) => Vec::new(),
+    };
+    if let Ok(mut reg) = REGISTER.lock() {
+        reg.file = Some(path.to_owned());
+        save(&reg);
+    }
+    reaped
+}
+
+/// Every process now in group `pgid`, with its stat.
+fn group_members(pgid: u32) -> Vec<(u32, Stat)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| read_stat(pid).map(|s| (pid, s)))
+        .filter(|(_, s)| s.pgid == pgid)
+        .collect()
+}
+
+fn reap_leftovers(text: &str) -> Vec<Reaped> {
+    let mut reaped = Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(Ok(pgid)), Some(Ok(start))) = (
+            words.next().map(str::parse::<u32>),
+            words.next().map(str::parse::<u64>),
+        ) else {
+            continue;
+        };
+        let own = u32::try_from(nix::unistd::getpgrp().as_raw()).unwrap_or(0);
+        if pgid <= 1 || pgid == std::process::id() || pgid == own {
+            continue;
+        }
+        let members = group_members(pgid);
+        if members.is_empty() {
+            continue;
+        }
+        let leader_matches = members
+            .iter()
+            .any(|(pid, s)| *pid == pgid && s.start == start);
+        let leader_gone = !members.iter().any(|(pid, _)| *pid == pgid);
+        let all_younger = members.iter().all(|(_, s)| s.start >= start);
+        if !(leader_matches || (leader_gone && all_younger)) {
+            continue;
+        }
+        let Ok(raw) = i32::try_from(pgid) else {
+            continue;
+        };
+        if killpg(Pid::from_raw(raw), Signal::SIGKILL).is_ok() {
+            reaped.push(Reaped {
+                pgid,
+                members: members.into_iter().map(|(p, s)| (p, s.comm)).collect(),
+            });
+        }
+    }
+    reaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_from_the_last_parenthesis() {
+        let line = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 10 0 0 0 0 0 0 0 20 0 1 0 987654 1 2";
+        assert_eq!(
+            parse_stat(line),
+            Some(Stat {
+                comm: "a (b) c".into(),
+                pgid: 4242,
+                start: 987654
+            })
+        );
+        assert_eq!(parse_stat("12 (x) S 1"), None);
+        assert_eq!(parse_stat(""), None);
+    }
+
+    #[test]
+    fn own_stat_is_readable() {
+        let me = std::process::id();
+        assert!(start_time(me).is_some_and(|t| t > 0));
+    }
+
+    #[test]
+    fn leftover_lines_that_do_not_parse_or_match_nothing_are_skipped() {
+        // pid 1 and our own group are never touched; garbage lines are ignored.
+        let text = format!("1 0\n{} 0\nnot a line\n\n99999999 5\n", std::process::id());
+        assert!(reap_leftovers(&text).is_empty());
+    }
+}
