@@ -275,3 +275,165 @@ fn sigterm_kills_the_whole_group_of_a_running_hook() {
         "a clean exit leaves no register"
     );
 }
+
+/// Reads a notify FIFO from a thread; the lines so far.
+struct FifoLines(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl FifoLines {
+    fn read(path: &Path) -> FifoLines {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&lines);
+        let path = path.to_owned();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let Ok(f) = std::fs::File::open(&path) else {
+                return;
+            };
+            for l in std::io::BufReader::new(f).lines() {
+                let Ok(l) = l else { break };
+                sink.lock().expect("lock").push(l);
+            }
+        });
+        FifoLines(lines)
+    }
+
+    fn wait(&self, n: usize) -> Vec<String> {
+        wait_for(DEADLINE, &format!("{n} fifo lines"), || {
+            self.0.lock().expect("lock").len() >= n
+        });
+        self.0.lock().expect("lock").clone()
+    }
+}
+
+/// The lines keepalived 2.2.7 writes to its notify FIFO when an instance's effective
+/// priority changes and `notify_priority_changes` (instance) or
+/// `vrrp_notify_priority_changes` (global_defs) is set, as observed with a weighted
+/// track_script flipped in a scratch namespace:
+///     INSTANCE "<name>" MASTER_PRIORITY <new effective priority>   (instance is MASTER)
+///     INSTANCE "<name>" BACKUP_PRIORITY <new effective priority>   (instance is BACKUP)
+/// Notify scripts are not called for them.
+fn priority_line(name: &str, state: &str, priority: u8) -> String {
+    format!("INSTANCE \"{name}\" {state}_PRIORITY {priority}")
+}
+
+fn weighted_check(c: &Cluster, name: &str, weight: i32) -> (PathBuf, String) {
+    let up = c.path(&format!("{name}.up"));
+    std::fs::write(&up, "").expect("up file");
+    let text = file_check(name, &up, "0.1", &format!("    weight {weight}\n"));
+    (up, text)
+}
+
+#[test]
+fn priority_changes_of_a_master_are_fifo_lines_like_keepalived() {
+    let mut c = Cluster::new("e2e_prio_master", 1);
+    let fifo = c.path("notify.fifo");
+    let (up, check) = weighted_check(&c, "chk", -20);
+    let mut a = Inst::new(100, "BACKUP").hooks(&c, "a");
+    a.track_scripts = vec!["chk".into()];
+    a.extra.push("notify_priority_changes".into());
+    let text = conf("a", &check, &[&a]).replacen(
+        "global_defs {",
+        &format!("global_defs {{\n    vrrp_notify_fifo {}", fifo.display()),
+        1,
+    );
+    c.start("a", 0, &text);
+    wait_for(DEADLINE, "fifo created", || fifo.exists());
+    let lines = FifoLines::read(&fifo);
+    c.d(0).wait_state("VI_1", "MASTER");
+    lines.wait(2);
+    std::fs::remove_file(&up).expect("rm up");
+    lines.wait(3);
+    std::fs::write(&up, "").expect("up file");
+    let got = lines.wait(4);
+    assert_eq!(
+        got,
+        [
+            "INSTANCE \"VI_1\" BACKUP 100".to_owned(),
+            "INSTANCE \"VI_1\" MASTER 100".to_owned(),
+            priority_line("VI_1", "MASTER", 80),
+            priority_line("VI_1", "MASTER", 100),
+        ],
+        "{}",
+        c.all_logs()
+    );
+    // No script hears of it: the generic notify saw the two transitions only.
+    let generic: Vec<String> = c
+        .hooks_of("a")
+        .iter()
+        .filter(|h| h.phase == "end" && h.args.first().map(String::as_str) == Some("notify"))
+        .map(|h| h.args.join(" "))
+        .collect();
+    assert_eq!(
+        generic,
+        [
+            "notify INSTANCE VI_1 BACKUP 100",
+            "notify INSTANCE VI_1 MASTER 100"
+        ]
+    );
+}
+
+#[test]
+fn global_priority_changes_cover_a_backup_and_nothing_without_the_setting() {
+    let mut c = Cluster::new("e2e_prio_backup", 2);
+    let fifo_a = c.path("a.fifo");
+    let fifo_b = c.path("b.fifo");
+    let (up_a, check_a) = weighted_check(&c, "chk_a", -30);
+    let (up_b, check_b) = weighted_check(&c, "chk_b", -30);
+    let mut a = Inst::new(100, "BACKUP");
+    a.track_scripts = vec!["chk_a".into()];
+    let mut b = Inst::new(200, "BACKUP");
+    b.track_scripts = vec!["chk_b".into()];
+    // a asks for priority lines globally; b does not ask at all.
+    let text_a = conf("a", &check_a, &[&a]).replacen(
+        "global_defs {",
+        &format!(
+            "global_defs {{\n    vrrp_notify_fifo {}\n    vrrp_notify_priority_changes",
+            fifo_a.display()
+        ),
+        1,
+    );
+    let text_b = conf("b", &check_b, &[&b]).replacen(
+        "global_defs {",
+        &format!("global_defs {{\n    vrrp_notify_fifo {}", fifo_b.display()),
+        1,
+    );
+    c.start("b", 1, &text_b);
+    wait_for(DEADLINE, "fifo created", || fifo_b.exists());
+    let lines_b = FifoLines::read(&fifo_b);
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.start("a", 0, &text_a);
+    wait_for(DEADLINE, "fifo created", || fifo_a.exists());
+    let lines_a = FifoLines::read(&fifo_a);
+    c.d(1).wait_state("VI_1", "BACKUP");
+    lines_a.wait(1);
+    std::fs::remove_file(&up_a).expect("rm up");
+    lines_a.wait(2);
+    std::fs::write(&up_a, "").expect("up file");
+    let got = lines_a.wait(3);
+    assert_eq!(
+        got,
+        [
+            "INSTANCE \"VI_1\" BACKUP 100".to_owned(),
+            priority_line("VI_1", "BACKUP", 70),
+            priority_line("VI_1", "BACKUP", 100),
+        ],
+        "{}",
+        c.all_logs()
+    );
+    // b's priority moves too (200 -> 170, still master), but b did not ask.
+    std::fs::remove_file(&up_b).expect("rm up");
+    wait_for(DEADLINE, "b's lower priority in its status", || {
+        c.d(0)
+            .instance("VI_1")
+            .is_some_and(|i| i["effective_priority"] == 170)
+    });
+    // Protocol time for a line to arrive, had one been owed.
+    c.d(1).hear_adverts("VI_1", 3);
+    assert_eq!(
+        lines_b.wait(2),
+        [
+            "INSTANCE \"VI_1\" BACKUP 200".to_owned(),
+            "INSTANCE \"VI_1\" MASTER 200".to_owned()
+        ]
+    );
+}

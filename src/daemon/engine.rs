@@ -31,6 +31,7 @@ use crate::wire::{self, Advert};
 
 use super::effects::{self, AddressSet, Effect};
 use super::plan::{self, InstancePlan, Plan};
+use super::prio::PriorityWatch;
 use super::timer::PreciseTimer;
 use super::{Options, sd};
 
@@ -96,6 +97,8 @@ pub struct Engine {
     unattributed: u64,
     /// Instances removed by a reload, kept until their Removed action is carried out.
     departed: HashMap<String, (InstancePlan, InstanceRt)>,
+    /// `notify_priority_changes`.
+    priority_watch: PriorityWatch,
 }
 
 impl Engine {
@@ -154,6 +157,7 @@ impl Engine {
             startup_at: None,
             unattributed: 0,
             departed: HashMap::new(),
+            priority_watch: PriorityWatch::default(),
             netlink,
             plan: Plan::new(&config::Config::default()),
             opts,
@@ -486,6 +490,7 @@ impl Engine {
                 debug!(key = %t.key, status = ?t.status, "tracked object");
                 self.track_state.insert(t.key.clone(), t.status);
                 self.node.track(now, &t.key, t.status);
+                self.report_priority_changes();
             }
             Event::Net(ev) => self.on_net(now, ev).await,
             Event::Hook(r) => log_hook(&r),
@@ -495,7 +500,16 @@ impl Engine {
             Event::Control(req, reply) => {
                 let resp = self.on_control(now, req).await;
                 let _ = reply.send(resp);
+                self.report_priority_changes();
             }
+        }
+    }
+
+    /// FIFO lines for effective priorities that changed (`notify_priority_changes`),
+    /// sent before the transitions the change may cause, as keepalived orders them.
+    fn report_priority_changes(&mut self) {
+        for effect in self.priority_watch.changes(&self.plan, &self.node) {
+            let _ = self.effects.send(effect);
         }
     }
 
@@ -839,6 +853,8 @@ impl Engine {
                 track_tx,
             ));
         }
+
+        self.priority_watch.reset(&self.plan, &self.node);
 
         // Instances new in this configuration start now (at startup: after the delay).
         if self.startup_at.is_none() && !old_plan.instances.is_empty() {

@@ -12,6 +12,7 @@
 pub mod effects;
 pub mod engine;
 pub mod plan;
+mod prio;
 mod timer;
 
 use std::path::{Path, PathBuf};

@@ -111,6 +111,9 @@ pub struct InstancePlan {
     pub watched_interfaces: Vec<String>,
     pub garp: GarpPlan,
     pub notify: NotifySpec,
+    /// `notify_priority_changes` (the instance's, its sync group's, or global
+    /// `vrrp_notify_priority_changes`): FIFO lines when the effective priority changes.
+    pub notify_priority_changes: bool,
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
     pub skip_check_adv_addr: bool,
@@ -429,6 +432,12 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
             },
         },
         notify: notify_spec(&i.notify, hook_limits(config, Some(&i.name))),
+        notify_priority_changes: i.notify.priority_changes
+            || g.vrrp_notify_priority_changes
+            || config
+                .sync_groups
+                .iter()
+                .any(|sg| sg.notify.priority_changes && sg.members.contains(&i.name)),
         lower_prio_no_advert: i.effective_lower_prio_no_advert(g),
         higher_prio_send_advert: i.effective_higher_prio_send_advert(g),
         skip_check_adv_addr: i.effective_skip_check_adv_addr(g),

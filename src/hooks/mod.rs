@@ -13,7 +13,9 @@
 //!   `INSTANCE|GROUP`, the name, `MASTER|BACKUP|FAULT|STOP`, and the priority
 //!   (instances: their current priority; groups: always `0`).
 //! - notify FIFOs get one line per transition: `INSTANCE "VI_1" MASTER 100` or
-//!   `GROUP "G1" BACKUP 0`, and `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`.
+//!   `GROUP "G1" BACKUP 0`, and `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`; with
+//!   `notify_priority_changes`, also `INSTANCE "VI_1" MASTER_PRIORITY 80` (or
+//!   `BACKUP_PRIORITY`) when the effective priority changes, which runs no script.
 //! - STOP and MASTER_RX_LOWER_PRI apply to instances only: for a group, STOP runs the
 //!   group's `notify_stop` but neither the generic `notify` nor a FIFO line;
 //!   MASTER_RX_LOWER_PRI never runs the generic `notify` (it is a FIFO line and
@@ -334,12 +336,7 @@ impl HookRunner {
         // keepalived.conf(5): STOP only applies to instances, MASTER_RX_LOWER_PRI too.
         let instance_only = matches!(notify, Notify::Stop | Notify::MasterRxLowerPri);
         if !(instance_only && matches!(target, Target::Group(_))) {
-            let text = fifo::line(target, notify, priority);
-            for f in &mut self.fifos {
-                if !f.write_line(&text) {
-                    tracing::warn!(fifo = %f.path().display(), line = %text, "notify FIFO full, line dropped");
-                }
-            }
+            self.write_fifos(&fifo::line(target, notify, priority));
         }
         let Some(q) = self.queues.get(target) else {
             return;
@@ -352,6 +349,20 @@ impl HookRunner {
         };
         if q.jobs.send(job).is_err() {
             tracing::error!(?target, "notify queue closed; transition not run");
+        }
+    }
+
+    /// Writes the FIFO line for a change of an instance's effective priority while it is
+    /// MASTER (`master`) or BACKUP. Only the FIFOs hear of it, as with keepalived.
+    pub fn priority_changed(&mut self, instance: &str, master: bool, priority: u8) {
+        self.write_fifos(&fifo::priority_line(instance, master, priority));
+    }
+
+    fn write_fifos(&mut self, text: &str) {
+        for f in &mut self.fifos {
+            if !f.write_line(text) {
+                tracing::warn!(fifo = %f.path().display(), line = %text, "notify FIFO full, line dropped");
+            }
         }
     }
 
