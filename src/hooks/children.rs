@@ -18,10 +18,13 @@
 //!   does not reuse a pid while a process group of that number exists, and every member
 //!   must have started no earlier than the recorded leader.
 //!
-//! Linux offers no way for an unprivileged-code parent to make children die with it on
-//! SIGKILL without `prctl(PR_SET_PDEATHSIG)` in the child between fork and exec, which
-//! needs `unsafe` (`pre_exec`); under systemd the unit's `KillMode=control-group` does it
-//! for the whole cgroup, and this register covers every other way baton is run.
+//! Why a register and not the kernel: the kernel's way to make a child die with its parent
+//! is `prctl(PR_SET_PDEATHSIG)`, set in the child between fork and exec, which needs
+//! `pre_exec` and so `unsafe` (forbidden in this crate). A child subreaper only changes
+//! who reaps orphans, and a PID namespace of its own would hide baton's children from
+//! the host's tools; a helper process per child would double the processes of every
+//! check run. Under systemd the unit's `KillMode=mixed` also kills what is left in the
+//! service's cgroup once baton has died; the register covers every other way baton runs.
 //!
 //! This module may not know about instances or hooks: it only counts processes.
 
