@@ -4,8 +4,10 @@
 //! Each program runs as the leader of its own process group (see [`super::exec`]). The
 //! register keeps, per running leader, its pid and its start time (field 22 of
 //! `/proc/PID/stat`, clock ticks since boot), in memory and — once the daemon has called
-//! [`adopt_file`] — in a file under the runtime directory, rewritten (write and rename,
-//! so a crash never leaves half a file) whenever a child starts or is reaped.
+//! [`adopt_file`] — in a file under the runtime directory: a journal that gets one short
+//! line appended when a child starts and one when it is reaped, compacted now and then
+//! (rewriting the whole file by rename on every change cost 3.6 ms per start and reap on
+//! a loaded ext4; appending costs 62 us, tests/hooks_children.rs prints it).
 //!
 //! - Exits baton controls (SIGTERM / SIGINT shutdown, a fatal error, a panic) end with
 //!   [`kill_all`]: every registered group gets SIGKILL. While a leader is registered it
@@ -38,8 +40,20 @@ use nix::unistd::Pid;
 struct Register {
     /// Leader pid -> start time in clock ticks since boot.
     live: BTreeMap<u32, u64>,
-    file: Option<PathBuf>,
+    file: Option<Journal>,
 }
+
+/// The register on disk: a journal of `+PID START` and `-PID` lines, appended to (an
+/// append is one small `write`, which a kill cannot split) and compacted to the live
+/// entries by write-and-rename once it has grown.
+struct Journal {
+    path: PathBuf,
+    out: std::fs::File,
+    lines: usize,
+}
+
+/// Lines after which the journal is rewritten with only the live entries.
+const COMPACT_AFTER: usize = 4096;
 
 static REGISTER: Mutex<Register> = Mutex::new(Register {
     live: BTreeMap::new(),
@@ -87,16 +101,43 @@ pub fn start_time(pid: u32) -> Option<u64> {
     read_stat(pid).map(|s| s.start)
 }
 
-fn save(reg: &Register) {
-    let Some(path) = &reg.file else { return };
-    let mut text = String::new();
-    for (pid, start) in &reg.live {
-        text.push_str(&format!("{pid} {start}\n"));
+impl Journal {
+    /// Writes the live entries to a fresh file that replaces `path`, and appends to it.
+    fn create(path: &Path, live: &BTreeMap<u32, u64>) -> std::io::Result<Journal> {
+        let mut text = String::new();
+        for (pid, start) in live {
+            text.push_str(&format!("+{pid} {start}\n"));
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)?;
+        let out = std::fs::OpenOptions::new().append(true).open(path)?;
+        Ok(Journal {
+            path: path.to_owned(),
+            out,
+            lines: live.len(),
+        })
     }
-    let tmp = path.with_extension("tmp");
-    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+
+    fn append(&mut self, line: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        self.out.write_all(line.as_bytes())?;
+        self.lines += 1;
+        Ok(())
+    }
+}
+
+/// Appends `line` to the journal, compacting it when it has grown.
+fn record(reg: &mut Register, line: &str) {
+    let Register { live, file } = reg;
+    let Some(journal) = file else { return };
+    let written = if journal.lines >= COMPACT_AFTER {
+        Journal::create(&journal.path, live).map(|fresh| *journal = fresh)
+    } else {
+        journal.append(line)
+    };
     if let Err(e) = written {
-        tracing::warn!(file = %path.display(), "cannot record running children: {e}");
+        tracing::warn!(file = %journal.path.display(), "cannot record running children: {e}");
     }
 }
 
@@ -109,7 +150,7 @@ pub fn register(pid: u32) {
     let start = start_time(pid).unwrap_or(0);
     if let Ok(mut reg) = REGISTER.lock() {
         reg.live.insert(pid, start);
-        save(&reg);
+        record(&mut reg, &format!("+{pid} {start}\n"));
     }
 }
 
@@ -117,7 +158,7 @@ pub fn register(pid: u32) {
 pub fn unregister(pid: u32) {
     if let Ok(mut reg) = REGISTER.lock() {
         if reg.live.remove(&pid).is_some() {
-            save(&reg);
+            record(&mut reg, &format!("-{pid}\n"));
         }
     }
 }
@@ -151,8 +192,12 @@ pub fn adopt_file(path: &Path) -> Vec<Reaped> {
         Err(_) => Vec::new(),
     };
     if let Ok(mut reg) = REGISTER.lock() {
-        reg.file = Some(path.to_owned());
-        save(&reg);
+        match Journal::create(path, &reg.live) {
+            Ok(j) => reg.file = Some(j),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), "cannot record running children: {e}")
+            }
+        }
     }
     reaped
 }
@@ -168,16 +213,29 @@ fn group_members(pgid: u32) -> Vec<(u32, Stat)> {
         .collect()
 }
 
+/// Replays a journal: the entries still live at its end. Lines that do not parse (a
+/// file that is not ours, or damaged) are skipped.
+fn replay(text: &str) -> BTreeMap<u32, u64> {
+    let mut live = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix('+') {
+            let mut words = rest.split_whitespace();
+            if let (Some(Ok(pid)), Some(Ok(start))) = (
+                words.next().map(str::parse::<u32>),
+                words.next().map(str::parse::<u64>),
+            ) {
+                live.insert(pid, start);
+            }
+        } else if let Some(Ok(pid)) = line.strip_prefix('-').map(|p| p.trim().parse::<u32>()) {
+            live.remove(&pid);
+        }
+    }
+    live
+}
+
 fn reap_leftovers(text: &str) -> Vec<Reaped> {
     let mut reaped = Vec::new();
-    for line in text.lines() {
-        let mut words = line.split_whitespace();
-        let (Some(Ok(pgid)), Some(Ok(start))) = (
-            words.next().map(str::parse::<u32>),
-            words.next().map(str::parse::<u64>),
-        ) else {
-            continue;
-        };
+    for (pgid, start) in replay(text) {
         let own = u32::try_from(nix::unistd::getpgrp().as_raw()).unwrap_or(0);
         if pgid <= 1 || pgid == std::process::id() || pgid == own {
             continue;
@@ -235,7 +293,17 @@ mod tests {
     #[test]
     fn leftover_lines_that_do_not_parse_or_match_nothing_are_skipped() {
         // pid 1 and our own group are never touched; garbage lines are ignored.
-        let text = format!("1 0\n{} 0\nnot a line\n\n99999999 5\n", std::process::id());
+        let text = format!(
+            "+1 0\n+{} 0\nnot a line\n\n+99999999 5\n",
+            std::process::id()
+        );
         assert!(reap_leftovers(&text).is_empty());
+    }
+
+    #[test]
+    fn journal_replays_to_the_entries_not_yet_removed() {
+        let text = "+10 5\n+11 6\n-10\n+12 7\n-99\n+13\n-x\n+14 8";
+        let live: Vec<(u32, u64)> = replay(text).into_iter().collect();
+        assert_eq!(live, [(11, 6), (12, 7), (14, 8)]);
     }
 }
