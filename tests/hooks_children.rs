@@ -11,14 +11,28 @@ use std::time::{Duration, Instant};
 use baton::hooks::children;
 use baton::hooks::{Program, RunAs};
 
-/// A long sleep in a process group of its own, as baton starts checks and hooks.
-fn sleeper() -> Child {
-    Command::new("sleep")
-        .arg("1000")
-        .stdin(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap()
+/// A long sleep in a process group of its own, as baton starts checks and hooks;
+/// killed when dropped, so a failing test leaves nothing behind.
+struct Sleeper(Child);
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sleeper() -> Sleeper {
+    Sleeper(
+        Command::new("sleep")
+            .arg("1000")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// Whether `child` has exited (reaps it if so).
@@ -39,8 +53,8 @@ fn register_kills_recorded_groups_and_spares_reused_pids_and_counts_its_cost() {
     let file = dir.path().join("baton.children");
     let mut left = sleeper();
     let mut stranger = sleeper();
-    let left_pid = left.id();
-    let stranger_pid = stranger.id();
+    let left_pid = left.0.id();
+    let stranger_pid = stranger.0.id();
     let left_start = children::start_time(left_pid).unwrap();
     let stranger_start = children::start_time(stranger_pid).unwrap();
     // As a killed run leaves it: the first is what it started; the second line has the
@@ -57,13 +71,12 @@ fn register_kills_recorded_groups_and_spares_reused_pids_and_counts_its_cost() {
     assert_eq!(reaped.len(), 1, "{reaped:?}");
     assert_eq!(reaped[0].pgid, left_pid);
     assert_eq!(reaped[0].members, [(left_pid, "sleep".to_owned())]);
-    assert!(exited_within(&mut left, Duration::from_secs(10)));
+    assert!(exited_within(&mut left.0, Duration::from_secs(10)));
     assert!(
-        !exited_within(&mut stranger, Duration::from_millis(200)),
+        !exited_within(&mut stranger.0, Duration::from_millis(200)),
         "a process that only shares a recorded pid was killed"
     );
-    stranger.kill().unwrap();
-    stranger.wait().unwrap();
+    drop(stranger);
     // The file now holds this run's register: empty.
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
 
