@@ -331,3 +331,58 @@ async fn new_limits_apply_to_transitions_queued_after_they_are_set() {
     );
     hooks.shutdown(Duration::from_secs(5)).await;
 }
+
+#[test]
+fn each_instance_and_group_gets_its_limits_from_batons_file() {
+    use baton::config::baton::Settings;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &path,
+        "vrrp_sync_group G { group { VI_1 VI_2 } }\n\
+         vrrp_instance VI_1 { interface eth0\n virtual_router_id 1\n priority 100\n }\n\
+         vrrp_instance VI_2 { interface eth0\n virtual_router_id 2\n priority 100\n }\n",
+    )
+    .unwrap();
+    let mut config = baton::config::load(&path, &baton::config::LoadOptions::default())
+        .unwrap()
+        .config;
+    let limits = |p: &baton::daemon::plan::Plan| -> Vec<HookLimits> {
+        p.instances
+            .iter()
+            .map(|i| i.notify.limits)
+            .chain(p.groups.iter().map(|g| g.notify.limits))
+            .collect()
+    };
+    // Nothing written: the defaults.
+    let plan = baton::daemon::plan::Plan::new(&config);
+    assert_eq!(limits(&plan), [HookLimits::default(); 3]);
+    // A global setting and an instance's own; a reload builds its plan the same way.
+    config.baton.global.notify_obsolete_grace = Some(Duration::from_millis(500));
+    config.baton.instances.insert(
+        "VI_2".into(),
+        Settings {
+            notify_timeout: Some(Duration::from_secs(5)),
+            ..Settings::default()
+        },
+    );
+    let plan = baton::daemon::plan::Plan::new(&config);
+    let half = Duration::from_millis(500);
+    assert_eq!(
+        limits(&plan),
+        [
+            HookLimits {
+                timeout: Duration::from_secs(30),
+                obsolete_grace: half
+            },
+            HookLimits {
+                timeout: Duration::from_secs(5),
+                obsolete_grace: half
+            },
+            HookLimits {
+                timeout: Duration::from_secs(30),
+                obsolete_grace: half
+            },
+        ]
+    );
+}
