@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton::hooks::{
-    FifoSpec, HookCmd, HookKind, HookPhase, HookReport, HookRunner, HookSettings, Notify,
-    NotifySpec, RunAs, RunOutcome, Target,
+    FifoSpec, HookCmd, HookKind, HookLimits, HookPhase, HookReport, HookRunner, HookSettings,
+    Notify, NotifySpec, RunAs, RunOutcome, Target,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::{Instant, sleep};
@@ -182,17 +182,17 @@ async fn hook_past_its_timeout_is_killed_and_the_queue_goes_on() {
         &format!("sleep 300 &\necho $! > {d}/child.pid\nwait"),
     );
     let next = script(dir.path(), "next.sh", &format!("touch {d}/next-ran"));
-    let settings = HookSettings {
-        timeout: Duration::from_millis(300),
-        ..HookSettings::default()
-    };
-    let (mut hooks, mut rx) = runner(settings);
+    let (mut hooks, mut rx) = runner(HookSettings::default());
     let vi = Target::Instance("VI_1".into());
     hooks.set_notify(
         vi.clone(),
         NotifySpec {
             master: cmd(&slow),
             backup: cmd(&next),
+            limits: HookLimits {
+                timeout: Duration::from_millis(300),
+                ..HookLimits::default()
+            },
             ..NotifySpec::default()
         },
     );

@@ -40,14 +40,20 @@ pub const NOTIFY_OBSOLETE_GRACE_DEFAULT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// How long a notify hook may run before its process group is killed.
+    /// How long a notify hook may run before its process group is killed (SIGTERM, then
+    /// SIGKILL a second later) and the instance's next hook starts. Applies to a hook
+    /// that nothing newer waits behind; see `notify_obsolete_grace` for the others.
     #[serde(
         skip_serializing_if = "Option::is_none",
         with = "super::model::opt_secs"
     )]
     pub notify_timeout: Option<Duration>,
-    /// How long a still-running hook may go on once a newer transition of its instance
-    /// has made it obsolete, before its process group is killed and the queue moves on.
+    /// How long the hooks of a transition may go on once a newer transition of the same
+    /// instance (or sync group) is queued behind them: past it, the running hook's process
+    /// group gets SIGTERM, then SIGKILL a second later, it is logged (`notify_fault made
+    /// obsolete by MASTER, killed after 2 s`) and the next transition's hooks start. The
+    /// generic `notify` of the obsolete transition runs only while the grace lasts.
+    /// Hooks still run one at a time and in transition order.
     #[serde(
         skip_serializing_if = "Option::is_none",
         with = "super::model::opt_secs"

@@ -46,6 +46,13 @@ pub enum Effect {
         notify: hooks::Notify,
         priority: u8,
     },
+    /// The effective priority of an instance in MASTER or BACKUP changed
+    /// (`notify_priority_changes`): a FIFO line.
+    PriorityChanged {
+        instance: String,
+        master: bool,
+        priority: u8,
+    },
     /// Replace the notify scripts of a target (after a reload).
     SetNotify { target: Target, spec: NotifySpec },
     /// Finish the hooks still queued (bounded by `deadline`), then answer.
@@ -141,6 +148,15 @@ impl Worker {
                 } => {
                     if let Some(h) = self.hooks.as_mut() {
                         h.enqueue(&target, notify, priority);
+                    }
+                }
+                Effect::PriorityChanged {
+                    instance,
+                    master,
+                    priority,
+                } => {
+                    if let Some(h) = self.hooks.as_mut() {
+                        h.priority_changed(&instance, master, priority);
                     }
                 }
                 Effect::SetNotify { target, spec } => {

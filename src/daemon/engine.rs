@@ -43,6 +43,7 @@ use crate::track::{TrackEvent, Tracker};
 
 use super::effects::{self, AddressSet, Effect};
 use super::plan::{self, InstancePlan, Plan};
+use super::prio::PriorityWatch;
 use super::timer::PreciseTimer;
 use super::unknown::UnknownVrids;
 use super::{Options, sd, vmac};
@@ -105,6 +106,8 @@ pub struct Engine {
     departed: HashMap<String, (InstancePlan, InstanceRt)>,
     /// `all.rp_filter` as it was before the first VMAC (restored on exit).
     rp_filter_saved: Option<crate::net::vmac::RpFilterSaved>,
+    /// `notify_priority_changes`.
+    priority_watch: PriorityWatch,
 }
 
 impl Engine {
@@ -166,6 +169,7 @@ impl Engine {
             foreign_sources: HashSet::new(),
             departed: HashMap::new(),
             rp_filter_saved: None,
+            priority_watch: PriorityWatch::default(),
             netlink,
             plan: Plan::new(&config::Config::default()),
             opts,
@@ -394,6 +398,7 @@ impl Engine {
                 debug!(key = %t.key, status = ?t.status, "tracked object");
                 self.track_state.insert(t.key.clone(), t.status);
                 self.node.track(now, &t.key, t.status);
+                self.report_priority_changes();
             }
             Event::Net(ev) => self.on_net(now, ev).await,
             Event::Hook(r) => log_hook(&r),
@@ -403,7 +408,16 @@ impl Engine {
             Event::Control(req, reply) => {
                 let resp = self.on_control(now, req).await;
                 let _ = reply.send(resp);
+                self.report_priority_changes();
             }
+        }
+    }
+
+    /// FIFO lines for effective priorities that changed (`notify_priority_changes`),
+    /// sent before the transitions the change may cause, as keepalived orders them.
+    fn report_priority_changes(&mut self) {
+        for effect in self.priority_watch.changes(&self.plan, &self.node) {
+            let _ = self.effects.send(effect);
         }
     }
 
@@ -469,7 +483,6 @@ fn hook_settings(plan: &Plan) -> HookSettings {
             })
             .collect(),
         script_user: hooks::exec::default_script_user(),
-        ..HookSettings::default()
     };
     if let Some(user) = plan.script_user.as_ref().and_then(plan::resolve_run_as) {
         s.script_user = user;

@@ -1,6 +1,11 @@
 //! The daemon: loads the configuration, builds the engine on a single-threaded tokio
 //! runtime, and runs it until SIGTERM / SIGINT.
 //!
+//! No check or hook outlives the daemon: every exit path it controls (shutdown, a fatal
+//! error, a panic) kills their process groups, and a start first kills what a run that
+//! was killed outright left behind (the register next to the control socket, see
+//! [`hooks::children`]).
+//!
 //! Submodules: [`plan`] (configuration → what to run), [`engine`] (the one task that
 //! owns every instance), [`effects`] (ordered side effects: addresses, GARP, hooks), `reload`
 //! (what a reload moves on a master besides its virtual addresses), `unknown` (adverts for
@@ -9,16 +14,18 @@
 pub mod effects;
 pub mod engine;
 pub mod plan;
+mod prio;
 mod reload;
 mod timer;
 mod unknown;
 mod vmac;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use crate::config::{self, LoadOptions};
+use crate::hooks;
 
 /// How `baton run` was asked to run.
 #[derive(Debug, Clone)]
@@ -50,14 +57,62 @@ pub fn run(opts: Options) -> Result<(), StartError> {
         std::fs::write(pid, format!("{}\n", std::process::id()))
             .with_context(|| format!("writing pid file {}", pid.display()))?;
     }
+    let register = children_file(&opts.socket);
+    adopt_children(&register)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let engine = engine::Engine::start(opts, loaded.config).await?;
         engine.run().await
-    })?;
+    });
+    // A clean shutdown has already stopped every check and hook; after a fatal error
+    // some may still run. Either way none may outlive baton.
+    hooks::children::kill_all();
+    drop(runtime);
+    if hooks::children::count() == 0 {
+        let _ = std::fs::remove_file(&register);
+    }
+    result?;
+    Ok(())
+}
+
+/// Where the children register lives: next to the control socket, so two baton
+/// daemons on one host (each with its own socket) never reap each other's children.
+pub fn children_file(socket: &Path) -> PathBuf {
+    socket.with_extension("children")
+}
+
+/// Kills what a previous run that was killed left running (see [`hooks::children`]),
+/// starts recording this run's children, and makes a panic kill them too (release
+/// builds abort on panic, but the panic hook still runs first).
+fn adopt_children(register: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = register.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    for r in hooks::children::adopt_file(register) {
+        let members: Vec<String> = r
+            .members
+            .iter()
+            .map(|(pid, comm)| format!("{pid} ({comm})"))
+            .collect();
+        tracing::warn!(
+            "killed process group {} left running by a previous baton: {}",
+            r.pgid,
+            members.join(", ")
+        );
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        // With panic=abort (release builds) nothing is dropped after this hook, so this
+        // is the last chance. With unwinding, dropping each running program kills its
+        // group, and a panic caught in one task must not kill every other task's child.
+        if cfg!(panic = "abort") {
+            hooks::children::kill_all();
+        }
+        previous(info);
+    }));
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::config::model::{self, Config, Instance, RunAs as ConfigRunAs};
-use crate::hooks::{HookCmd, NotifySpec, RunAs};
+use crate::hooks::{HookCmd, HookLimits, NotifySpec, RunAs};
 use crate::net::Family;
 use crate::proto::{self, InitialState, InstanceConfig, TrackRef};
 use crate::track::TrackSpecs;
@@ -121,6 +121,9 @@ pub struct InstancePlan {
     pub watched_interfaces: Vec<String>,
     pub garp: GarpPlan,
     pub notify: NotifySpec,
+    /// `notify_priority_changes` (the instance's, its sync group's, or global
+    /// `vrrp_notify_priority_changes`): FIFO lines when the effective priority changes.
+    pub notify_priority_changes: bool,
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
     pub skip_check_adv_addr: bool,
@@ -242,7 +245,7 @@ impl Plan {
                 GroupPlan {
                     name: sg.name.clone(),
                     members,
-                    notify: notify_spec(&sg.notify),
+                    notify: notify_spec(&sg.notify, hook_limits(config, None)),
                 }
             })
             .collect();
@@ -407,7 +410,13 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
                 Family::V6 => g.vrrp_gna_interval,
             },
         },
-        notify: notify_spec(&i.notify),
+        notify: notify_spec(&i.notify, hook_limits(config, Some(&i.name))),
+        notify_priority_changes: i.notify.priority_changes
+            || g.vrrp_notify_priority_changes
+            || config
+                .sync_groups
+                .iter()
+                .any(|sg| sg.notify.priority_changes && sg.members.contains(&i.name)),
         lower_prio_no_advert: i.effective_lower_prio_no_advert(g),
         higher_prio_send_advert: i.effective_higher_prio_send_advert(g),
         skip_check_adv_addr: i.effective_skip_check_adv_addr(g),
@@ -430,8 +439,17 @@ fn hook_cmd(c: &model::Command) -> HookCmd {
     }
 }
 
-fn notify_spec(n: &model::Notify) -> NotifySpec {
+/// A target's hook time limits from baton's own file (`None`: a sync group).
+fn hook_limits(config: &Config, instance: Option<&str>) -> HookLimits {
+    HookLimits {
+        timeout: config.baton.notify_timeout(instance),
+        obsolete_grace: config.baton.notify_obsolete_grace(instance),
+    }
+}
+
+fn notify_spec(n: &model::Notify, limits: HookLimits) -> NotifySpec {
     NotifySpec {
+        limits,
         master: n.master.as_ref().map(hook_cmd),
         backup: n.backup.as_ref().map(hook_cmd),
         fault: n.fault.as_ref().map(hook_cmd),

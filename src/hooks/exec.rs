@@ -67,6 +67,9 @@ pub enum RunOutcome {
     Signaled(i32),
     /// Ran past its timeout; its whole process group got SIGKILL.
     TimedOut,
+    /// A newer transition made it obsolete and it outlived its grace; its whole process
+    /// group got SIGTERM, then SIGKILL.
+    Obsolete,
     /// Never started (spawn error, refused by script security, ...).
     NotStarted(String),
 }
@@ -320,6 +323,7 @@ impl Program {
         })?;
         let started = SystemTime::now();
         let pid = child.id().unwrap_or(0);
+        super::children::register(pid);
         Ok(Running {
             pid,
             started,
@@ -330,7 +334,8 @@ impl Program {
 }
 
 /// A started program. Dropping it before it was waited for kills its process group (the
-/// tokio runtime reaps the leader in the background).
+/// tokio runtime reaps the leader in the background). From start to reaping it is in the
+/// [`children`](super::children) register, so no exit of baton leaves it behind.
 #[derive(Debug)]
 pub struct Running {
     pub pid: u32,
@@ -340,12 +345,35 @@ pub struct Running {
     reaped: bool,
 }
 
+/// How long a process group gets between SIGTERM and SIGKILL in [`Running::terminate`].
+pub const TERM_PATIENCE: Duration = Duration::from_secs(1);
+
 impl Running {
-    fn kill_group_now(&self) {
+    fn signal_group(&self, signal: Signal) {
         if let Ok(pid) = i32::try_from(self.pid) {
-            if pid > 0 {
+            if pid > 1 {
                 // ESRCH: the group is already gone, which is what we want.
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                let _ = killpg(Pid::from_raw(pid), signal);
+            }
+        }
+    }
+
+    fn mark_reaped(&mut self) {
+        self.reaped = true;
+        super::children::unregister(self.pid);
+    }
+
+    /// Waits until the program exits. Cancel-safe: dropping the future leaves the
+    /// program running and `self` usable.
+    pub async fn wait(&mut self) -> RunOutcome {
+        match self.child.wait().await {
+            Ok(status) => {
+                self.mark_reaped();
+                RunOutcome::from_status(status)
+            }
+            Err(e) => {
+                self.signal_group(Signal::SIGKILL);
+                RunOutcome::NotStarted(format!("wait failed: {e}"))
             }
         }
     }
@@ -353,15 +381,8 @@ impl Running {
     /// Waits for the program for at most `timeout`; past it, SIGKILLs the whole process
     /// group and reaps the leader.
     pub async fn wait_timeout(mut self, timeout: Duration) -> RunOutcome {
-        match tokio::time::timeout(timeout, self.child.wait()).await {
-            Ok(Ok(status)) => {
-                self.reaped = true;
-                RunOutcome::from_status(status)
-            }
-            Ok(Err(e)) => {
-                self.kill_group_now();
-                RunOutcome::NotStarted(format!("wait failed: {e}"))
-            }
+        match tokio::time::timeout(timeout, self.wait()).await {
+            Ok(outcome) => outcome,
             Err(_) => {
                 self.kill().await;
                 RunOutcome::TimedOut
@@ -373,16 +394,46 @@ impl Running {
     pub async fn kill(mut self) {
         // The leader is not reaped yet, so its pid (and with it the group id) cannot have
         // been reused.
-        self.kill_group_now();
+        self.signal_group(Signal::SIGKILL);
         let _ = self.child.wait().await;
-        self.reaped = true;
+        self.mark_reaped();
+    }
+
+    /// SIGTERMs the whole process group, gives it `patience` to go, then SIGKILLs what
+    /// is left of it (members that ignored the SIGTERM too) and reaps the leader.
+    pub async fn terminate(mut self, patience: Duration) {
+        self.signal_group(Signal::SIGTERM);
+        let deadline = tokio::time::Instant::now() + patience;
+        // Poll without reaping: an exited but unreaped leader keeps the group id from
+        // being reused, so the SIGKILL below can only reach this program's group.
+        while tokio::time::Instant::now() < deadline && !self.leader_exited() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.signal_group(Signal::SIGKILL);
+        let _ = self.child.wait().await;
+        self.mark_reaped();
+    }
+
+    fn leader_exited(&self) -> bool {
+        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+        let Ok(pid) = i32::try_from(self.pid) else {
+            return true;
+        };
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        match waitid(Id::Pid(Pid::from_raw(pid)), flags) {
+            Ok(WaitStatus::StillAlive) => false,
+            Ok(_) => true,
+            // ECHILD: already reaped (by the runtime); nothing left to wait for.
+            Err(_) => true,
+        }
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         if !self.reaped {
-            self.kill_group_now();
+            self.signal_group(Signal::SIGKILL);
+            super::children::unregister(self.pid);
         }
     }
 }

@@ -25,6 +25,14 @@ pub fn line(target: &Target, notify: Notify, priority: u8) -> String {
     }
 }
 
+/// The line keepalived 2.2.7 writes (with `notify_priority_changes`) when the effective
+/// priority of an instance in MASTER or BACKUP changes: `INSTANCE "VI_1" MASTER_PRIORITY
+/// 80`, `INSTANCE "VI_1" BACKUP_PRIORITY 100`. No notify script runs for it.
+pub fn priority_line(instance: &str, master: bool, priority: u8) -> String {
+    let state = if master { "MASTER" } else { "BACKUP" };
+    format!("INSTANCE \"{instance}\" {state}_PRIORITY {priority}")
+}
+
 /// Why a FIFO could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -13,7 +13,9 @@
 //!   `INSTANCE|GROUP`, the name, `MASTER|BACKUP|FAULT|STOP`, and the priority
 //!   (instances: their current priority; groups: always `0`).
 //! - notify FIFOs get one line per transition: `INSTANCE "VI_1" MASTER 100` or
-//!   `GROUP "G1" BACKUP 0`, and `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`.
+//!   `GROUP "G1" BACKUP 0`, and `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`; with
+//!   `notify_priority_changes`, also `INSTANCE "VI_1" MASTER_PRIORITY 80` (or
+//!   `BACKUP_PRIORITY`) when the effective priority changes, which runs no script.
 //! - STOP and MASTER_RX_LOWER_PRI apply to instances only: for a group, STOP runs the
 //!   group's `notify_stop` but neither the generic `notify` nor a FIFO line;
 //!   MASTER_RX_LOWER_PRI never runs the generic `notify` (it is a FIFO line and
@@ -21,22 +23,29 @@
 //!
 //! Every script runs from its argv (no shell), in its own process group, stdio on
 //! /dev/null, as its configured user or the global script user, with the daemon's
-//! environment minus `IFS`, `LD_PRELOAD` and `LD_LIBRARY_PATH` (see [`exec`]). A hook
-//! still running after [`HookSettings::timeout`] is killed with its process group and the
-//! queue moves on. The FIFO rules are in [`fifo`].
+//! environment minus `IFS`, `LD_PRELOAD` and `LD_LIBRARY_PATH` (see [`exec`]), and is in
+//! the [`children`] register until reaped, so no exit of baton leaves it running.
+//!
+//! Time limits ([`HookLimits`], per target, from baton's own file): a hook still running
+//! after `notify_timeout` is killed with its process group; a hook whose transition a
+//! newer one has made obsolete gets `notify_obsolete_grace` before it is killed, so it
+//! cannot hold the next transition's hooks back for long. The exact rule is in [`queue`].
+//! The FIFO rules are in [`fifo`].
 //!
 //! This module may not decide states or read configuration files; it only runs what it
 //! is told.
 
+pub mod children;
 pub mod exec;
 pub mod fifo;
+mod queue;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -61,6 +70,27 @@ pub struct NotifySpec {
     /// Generic `notify`: called after the specific one, with 4 arguments appended.
     pub notify: Option<HookCmd>,
     pub master_rx_lower_pri: Option<HookCmd>,
+    /// How long these scripts may run (baton's own file).
+    pub limits: HookLimits,
+}
+
+/// The time limits of one target's hooks: `notify_timeout` and `notify_obsolete_grace`
+/// from baton's own file (see [`queue`] for the rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HookLimits {
+    /// A hook still running after this long is killed with its process group.
+    pub timeout: Duration,
+    /// How long the scripts of a transition that a newer one has made obsolete may go on.
+    pub obsolete_grace: Duration,
+}
+
+impl Default for HookLimits {
+    fn default() -> Self {
+        HookLimits {
+            timeout: crate::config::baton::NOTIFY_TIMEOUT_DEFAULT,
+            obsolete_grace: crate::config::baton::NOTIFY_OBSOLETE_GRACE_DEFAULT,
+        }
+    }
 }
 
 /// A notify FIFO (`notify_fifo` / `vrrp_notify_fifo`) and its optional reader script,
@@ -78,8 +108,6 @@ pub struct HookSettings {
     pub script_user: RunAs,
     /// `enable_script_security`.
     pub script_security: bool,
-    /// A hook still running after this long is killed with its process group.
-    pub timeout: Duration,
     pub fifos: Vec<FifoSpec>,
 }
 
@@ -88,7 +116,6 @@ impl Default for HookSettings {
         HookSettings {
             script_user: RunAs::current(),
             script_security: false,
-            timeout: Duration::from_secs(30),
             fifos: Vec::new(),
         }
     }
@@ -172,26 +199,19 @@ pub struct HookReport {
 
 /// The scripts of one target, checked once when they were set.
 #[derive(Debug, Default)]
-struct Prepared {
+pub(crate) struct Prepared {
     master: Option<Result<Program, ExecError>>,
     backup: Option<Result<Program, ExecError>>,
     fault: Option<Result<Program, ExecError>>,
     stop: Option<Result<Program, ExecError>>,
     notify: Option<Result<Program, ExecError>>,
     master_rx_lower_pri: Option<Result<Program, ExecError>>,
-}
-
-/// One transition waiting in a target's queue.
-struct Job {
-    notify: Notify,
-    priority: u8,
-    enqueued: SystemTime,
-    scripts: Arc<Prepared>,
+    limits: HookLimits,
 }
 
 struct Queue {
     scripts: Arc<Prepared>,
-    jobs: UnboundedSender<Job>,
+    jobs: UnboundedSender<queue::Job>,
     worker: JoinHandle<()>,
 }
 
@@ -284,18 +304,15 @@ impl HookRunner {
             stop: prepare(&spec.stop, s),
             notify: prepare(&spec.notify, s),
             master_rx_lower_pri: prepare(&spec.master_rx_lower_pri, s),
+            limits: spec.limits,
         });
         if let Some(q) = self.queues.get_mut(&target) {
             q.scripts = scripts;
             return;
         }
         let (jobs, rx) = unbounded_channel();
-        let worker = tokio::spawn(serve_queue(
-            target.clone(),
-            rx,
-            self.settings.timeout,
-            self.reports.clone(),
-        ));
+        let worker =
+            tokio::spawn(queue::Lane::new(target.clone(), rx, self.reports.clone()).serve());
         self.queues.insert(
             target,
             Queue {
@@ -319,17 +336,12 @@ impl HookRunner {
         // keepalived.conf(5): STOP only applies to instances, MASTER_RX_LOWER_PRI too.
         let instance_only = matches!(notify, Notify::Stop | Notify::MasterRxLowerPri);
         if !(instance_only && matches!(target, Target::Group(_))) {
-            let text = fifo::line(target, notify, priority);
-            for f in &mut self.fifos {
-                if !f.write_line(&text) {
-                    tracing::warn!(fifo = %f.path().display(), line = %text, "notify FIFO full, line dropped");
-                }
-            }
+            self.write_fifos(&fifo::line(target, notify, priority));
         }
         let Some(q) = self.queues.get(target) else {
             return;
         };
-        let job = Job {
+        let job = queue::Job {
             notify,
             priority,
             enqueued,
@@ -337,6 +349,20 @@ impl HookRunner {
         };
         if q.jobs.send(job).is_err() {
             tracing::error!(?target, "notify queue closed; transition not run");
+        }
+    }
+
+    /// Writes the FIFO line for a change of an instance's effective priority while it is
+    /// MASTER (`master`) or BACKUP. Only the FIFOs hear of it, as with keepalived.
+    pub fn priority_changed(&mut self, instance: &str, master: bool, priority: u8) {
+        self.write_fifos(&fifo::priority_line(instance, master, priority));
+    }
+
+    fn write_fifos(&mut self, text: &str) {
+        for f in &mut self.fifos {
+            if !f.write_line(text) {
+                tracing::warn!(fifo = %f.path().display(), line = %text, "notify FIFO full, line dropped");
+            }
         }
     }
 
@@ -380,7 +406,7 @@ fn fifo_target() -> Target {
     Target::Instance(String::new())
 }
 
-fn send_refused(
+pub(crate) fn send_refused(
     reports: &UnboundedSender<HookReport>,
     target: &Target,
     kind: HookKind,
@@ -398,108 +424,6 @@ fn send_refused(
             reason: e.to_string(),
         },
     });
-}
-
-/// Runs one transition's scripts: the state-specific one, then the generic `notify`.
-async fn serve_queue(
-    target: Target,
-    mut jobs: UnboundedReceiver<Job>,
-    timeout: Duration,
-    reports: UnboundedSender<HookReport>,
-) {
-    while let Some(job) = jobs.recv().await {
-        let s = &job.scripts;
-        let (kind, specific) = match job.notify {
-            Notify::Master => (HookKind::Master, &s.master),
-            Notify::Backup => (HookKind::Backup, &s.backup),
-            Notify::Fault => (HookKind::Fault, &s.fault),
-            Notify::Stop => (HookKind::Stop, &s.stop),
-            Notify::MasterRxLowerPri => (HookKind::MasterRxLowerPri, &s.master_rx_lower_pri),
-        };
-        if let Some(p) = specific {
-            run_hook(&target, kind, p, &[], job.enqueued, timeout, &reports).await;
-        }
-        let generic = match (job.notify, &target) {
-            (Notify::MasterRxLowerPri, _) | (Notify::Stop, Target::Group(_)) => None,
-            _ => s.notify.as_ref(),
-        };
-        if let Some(p) = generic {
-            let extra = match &target {
-                Target::Instance(name) => [
-                    "INSTANCE".to_owned(),
-                    name.clone(),
-                    job.notify.as_str().to_owned(),
-                    job.priority.to_string(),
-                ],
-                Target::Group(name) => [
-                    "GROUP".to_owned(),
-                    name.clone(),
-                    job.notify.as_str().to_owned(),
-                    "0".to_owned(),
-                ],
-            };
-            run_hook(
-                &target,
-                HookKind::Generic,
-                p,
-                &extra,
-                job.enqueued,
-                timeout,
-                &reports,
-            )
-            .await;
-        }
-    }
-}
-
-async fn run_hook(
-    target: &Target,
-    kind: HookKind,
-    program: &Result<Program, ExecError>,
-    extra: &[String],
-    enqueued: SystemTime,
-    timeout: Duration,
-    reports: &UnboundedSender<HookReport>,
-) {
-    let program = match program {
-        Ok(p) => p,
-        Err(e) => {
-            send_refused(reports, target, kind, &[], enqueued, e);
-            return;
-        }
-    };
-    let argv: Vec<String> = program.argv().iter().chain(extra).cloned().collect();
-    let report = |at: SystemTime, phase: HookPhase| {
-        let _ = reports.send(HookReport {
-            target: target.clone(),
-            kind,
-            argv: argv.clone(),
-            at,
-            enqueued,
-            phase,
-        });
-    };
-    match program.spawn(extra) {
-        Err(e) => report(
-            SystemTime::now(),
-            HookPhase::Refused {
-                reason: e.to_string(),
-            },
-        ),
-        Ok(running) => {
-            report(running.started, HookPhase::Started { pid: running.pid });
-            let outcome = running.wait_timeout(timeout).await;
-            if outcome == RunOutcome::TimedOut {
-                tracing::warn!(
-                    ?target,
-                    ?kind,
-                    ?argv,
-                    "notify script timed out after {timeout:?}; killed"
-                );
-            }
-            report(SystemTime::now(), HookPhase::Finished { outcome });
-        }
-    }
 }
 
 /// Keeps a `notify_fifo_script` running until told to stop (or it exits by itself).

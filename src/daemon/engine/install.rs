@@ -155,6 +155,8 @@ impl Engine {
             ));
         }
 
+        self.priority_watch.reset(&self.plan, &self.node);
+
         // Instances new in this configuration start now (at startup: after the delay).
         if self.startup_at.is_none() && !old_plan.instances.is_empty() {
             for i in 0..self.rt.len() {
