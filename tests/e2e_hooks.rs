@@ -437,3 +437,51 @@ fn global_priority_changes_cover_a_backup_and_nothing_without_the_setting() {
         ]
     );
 }
+
+#[test]
+fn notify_timeout_from_batons_file_bounds_a_hook_and_a_reload_changes_it() {
+    let mut c = Cluster::new("e2e_hook_timeout", 1);
+    let up = c.path("up");
+    std::fs::write(&up, "").expect("up file");
+    let master_pids = c.path("master.pids");
+    let fault_pids = c.path("fault.pids");
+    let _g1 = GroupsGuard(master_pids.clone());
+    let _g2 = GroupsGuard(fault_pids.clone());
+    let master = hung_script(&c, "master.sh", &master_pids, None);
+    let fault = hung_script(&c, "fault.sh", &fault_pids, None);
+    let mut a = Inst::new(100, "BACKUP");
+    a.track_scripts = vec!["chk".into()];
+    a.extra = vec![
+        format!("notify_master {}", master.display()),
+        format!("notify_fault {}", fault.display()),
+    ];
+    c.start_baton(
+        "a",
+        0,
+        &conf("a", &file_check("chk", &up, "0.1", ""), &[&a]),
+        "instance VI_1 {\n    notify_timeout 1\n}\n",
+    );
+    c.d(0).wait_state("VI_1", "MASTER");
+    wait_for(DEADLINE, "notify_master started", || {
+        !read_pids(&master_pids).is_empty()
+    });
+    let pgid = read_pids(&master_pids)[0];
+    // Nothing is queued behind it: the timeout from baton's file ends it, not 30 s.
+    c.d(0).wait_log("notify_master timed out, killed after 1 s");
+    assert_eq!(group_members(pgid), Vec::<u32>::new());
+    c.assert_state(0, "VI_1", "MASTER");
+
+    // A reload applies a changed timeout to the hooks that follow it.
+    let baton_conf = c.path("a.baton.conf");
+    std::fs::write(&baton_conf, "instance VI_1 {\n    notify_timeout 2\n}\n").expect("baton conf");
+    c.d(0).signal(nix::sys::signal::Signal::SIGHUP);
+    c.d(0).wait_log("configuration reloaded");
+    std::fs::remove_file(&up).expect("rm up");
+    c.d(0).wait_state("VI_1", "FAULT");
+    wait_for(DEADLINE, "notify_fault started", || {
+        !read_pids(&fault_pids).is_empty()
+    });
+    let pgid = read_pids(&fault_pids)[0];
+    c.d(0).wait_log("notify_fault timed out, killed after 2 s");
+    assert_eq!(group_members(pgid), Vec::<u32>::new());
+}
