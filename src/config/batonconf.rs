@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::baton::{BatonConf, Settings};
-use super::build::parse_secs;
+use super::build::secs_in_range;
 use super::diag::{Diagnostic, Loc};
 use super::lexer::Token;
 use super::parser::{self, Node};
@@ -251,23 +251,10 @@ impl Reader<'_> {
     }
 
     fn secs(&mut self, what: &str, t: &Token, min: f64, max: f64) -> Option<Duration> {
-        match parse_secs(&t.text) {
-            Some(d) if d.as_secs_f64() >= min && d.as_secs_f64() <= max => Some(d),
-            Some(_) => {
-                self.err(
-                    &t.loc,
-                    format!(
-                        "{what} must be between {min} and {max} seconds (got {})",
-                        t.text
-                    ),
-                );
-                None
-            }
-            None => {
-                self.err(
-                    &t.loc,
-                    format!("{what}: '{}' is not a number of seconds", t.text),
-                );
+        match secs_in_range(what, &t.text, min, max) {
+            Ok(d) => Some(d),
+            Err(msg) => {
+                self.err(&t.loc, msg);
                 None
             }
         }

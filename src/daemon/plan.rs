@@ -493,11 +493,12 @@ pub fn proto_groups(plan: &Plan) -> Vec<proto::SyncGroupConfig> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{self, LoadOptions};
 
-    fn plan(text: &str) -> Plan {
+    /// The plan of a keepalived.conf text (also used by the other daemon modules' tests).
+    pub(crate) fn plan(text: &str) -> Plan {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keepalived.conf");
         std::fs::write(&path, text).unwrap();

@@ -136,17 +136,8 @@ pub async fn remove(netlink: &Netlink, names: impl IntoIterator<Item = String>) 
 #[cfg(test)]
 mod tests {
     use super::parse_mac;
-    use crate::config::{self, LoadOptions};
-    use crate::daemon::plan::Plan;
+    use crate::daemon::plan::tests::plan;
     use std::time::Duration;
-
-    fn plan(text: &str) -> Plan {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keepalived.conf");
-        std::fs::write(&path, text).unwrap();
-        let loaded = config::load(&path, &LoadOptions::default()).unwrap();
-        Plan::new(&loaded.config)
-    }
 
     fn inst(extra: &str) -> String {
         format!(

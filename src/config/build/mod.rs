@@ -23,7 +23,7 @@ mod values;
 
 pub use global::IGNORED_GLOBAL;
 pub use instance::IGNORED_INSTANCE;
-pub use values::{parse_prefix, parse_secs};
+pub use values::{parse_prefix, parse_secs, secs_in_range};
 
 use std::collections::HashMap;
 use std::path::Path;

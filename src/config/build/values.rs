@@ -56,23 +56,10 @@ impl B<'_> {
         min: f64,
         max: f64,
     ) -> Option<Duration> {
-        match parse_secs(&t.text) {
-            Some(d) if d.as_secs_f64() >= min && d.as_secs_f64() <= max => Some(d),
-            Some(_) => {
-                self.err(
-                    &t.loc,
-                    format!(
-                        "{what} must be between {min} and {max} seconds (got {})",
-                        t.text
-                    ),
-                );
-                None
-            }
-            None => {
-                self.err(
-                    &t.loc,
-                    format!("{what}: '{}' is not a number of seconds", t.text),
-                );
+        match secs_in_range(what, &t.text, min, max) {
+            Ok(d) => Some(d),
+            Err(msg) => {
+                self.err(&t.loc, msg);
                 None
             }
         }
@@ -300,6 +287,18 @@ impl B<'_> {
 }
 
 /// Decimal seconds (`1`, `0.1`, `2.71828`) to microsecond resolution.
+/// `text` as seconds within `[min, max]`, or the message that says why not (shared by
+/// keepalived.conf's builder and baton's own file, so both word it alike).
+pub fn secs_in_range(what: &str, text: &str, min: f64, max: f64) -> Result<Duration, String> {
+    match parse_secs(text) {
+        Some(d) if d.as_secs_f64() >= min && d.as_secs_f64() <= max => Ok(d),
+        Some(_) => Err(format!(
+            "{what} must be between {min} and {max} seconds (got {text})"
+        )),
+        None => Err(format!("{what}: '{text}' is not a number of seconds")),
+    }
+}
+
 pub fn parse_secs(s: &str) -> Option<Duration> {
     if s.is_empty() || s.starts_with(['-', '+']) {
         return None;

@@ -125,14 +125,7 @@ impl Engine {
             let Some(set) = self.address_set(i) else {
                 continue;
             };
-            let interface = set.interface.clone();
-            let _ = self.effects.send(Effect::Add(Box::new(set)));
-            let _ = self.effects.send(Effect::Announce {
-                instance: p.name.clone(),
-                interface,
-                addresses: p.virtual_addresses.iter().map(|a| a.address).collect(),
-                garp: p.garp,
-            });
+            put_and_announce(&self.effects, p, set);
         }
     }
 
@@ -182,4 +175,20 @@ pub(super) fn all_addresses(p: &InstancePlan) -> Vec<crate::config::model::Virtu
 
 fn host_address(addr: IpAddr) -> crate::config::model::VirtualAddress {
     crate::config::model::VirtualAddress::new(addr, if addr.is_ipv4() { 32 } else { 128 })
+}
+
+/// A master's addresses put in place on `set`'s interface, then announced there.
+pub(super) fn put_and_announce(
+    effects: &tokio::sync::mpsc::UnboundedSender<Effect>,
+    p: &InstancePlan,
+    set: AddressSet,
+) {
+    let interface = set.interface.clone();
+    let _ = effects.send(Effect::Add(Box::new(set)));
+    let _ = effects.send(Effect::Announce {
+        instance: p.name.clone(),
+        interface,
+        addresses: p.virtual_addresses.iter().map(|a| a.address).collect(),
+        garp: p.garp,
+    });
 }

@@ -23,7 +23,7 @@ use crate::wire::Advert;
 use super::super::effects::{AddressSet, Effect};
 use super::super::plan::{self, Plan};
 use super::super::reload::HostSideDiff;
-use super::addresses::all_addresses;
+use super::addresses::{all_addresses, put_and_announce};
 use super::packets::send_to_all;
 use super::{Engine, Event, InstanceRt, forward, hook_settings, sd, set_all_notify, state_name};
 
@@ -187,14 +187,7 @@ impl Engine {
                 interface: old_if,
                 ..set.clone()
             })));
-            let interface = set.interface.clone();
-            let _ = self.effects.send(Effect::Add(Box::new(set)));
-            let _ = self.effects.send(Effect::Announce {
-                instance: p.name.clone(),
-                interface,
-                addresses: p.virtual_addresses.iter().map(|a| a.address).collect(),
-                garp: p.garp,
-            });
+            put_and_announce(&self.effects, p, set);
         }
         let gone: Vec<String> = before.difference(&now_used).cloned().collect();
         if !gone.is_empty() {
