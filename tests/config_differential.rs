@@ -237,3 +237,120 @@ fn a_fractional_script_interval_is_a_warning() {
         std::time::Duration::from_millis(200)
     );
 }
+
+/// The options every network checker takes, as lines at checker depth.
+const CHECKER_OPTIONS: &str = "   connect_ip 10.0.0.2\n   connect_port 80\n   bindto 10.0.0.1\n   bind_port 40000\n   bind_if e0\n   fwmark 7\n   connect_timeout 3\n   alpha\n   retry 2\n   delay_before_retry 2\n   warmup 2\n   delay_loop 6\n   log_all_failures\n";
+
+/// An LVS configuration with every keyword keepalived 2.2.7 accepts in each LVS block
+/// (`keepalived -t` reports no unknown keyword in it; only the deprecated nb_get_retry,
+/// and the BFD instance and track file it names, which are not defined here).
+fn every_lvs_keyword() -> String {
+    let o = CHECKER_OPTIONS;
+    format!(
+        "SSL {{\n password secret\n ca /etc/ssl/ca.pem\n certificate /etc/ssl/c.pem\n key /etc/ssl/k.pem\n}}\n\
+virtual_server 10.0.0.1 80 {{\n lvs_sched sh\n lb_algo sh\n lvs_method NAT\n lb_kind NAT\n flag-1\n flag-2\n flag-3\n sh-port\n sh-fallback\n mh-port\n mh-fallback\n ops\n hashed\n persistence_engine sip\n persistence_timeout 300\n persistence_granularity 255.255.255.0\n protocol UDP\n ha_suspend\n smtp_alert yes\n virtualhost www.example.org\n snmp_name vs1\n alpha\n omega\n quorum 1\n hysteresis 0\n quorum_up /bin/true\n quorum_down /bin/true\n ip_family inet\n sorry_server 10.0.0.9 80\n sorry_server_inhibit\n sorry_server_lvs_method NAT\n connect_timeout 3\n retry 2\n delay_before_retry 2\n warmup 2\n delay_loop 6\n inhibit_on_failure\n weight 1\n\
+ real_server 10.0.0.2 80 {{\n  weight 1\n  lvs_method NAT\n  notify_up /bin/true\n  notify_down /bin/true\n  uthreshold 100\n  lthreshold 10\n  smtp_alert no\n  virtualhost www.example.org\n  snmp_name rs1\n  alpha\n  connect_timeout 3\n  retry 2\n  delay_before_retry 2\n  warmup 2\n  delay_loop 6\n  inhibit_on_failure\n\
+  HTTP_GET {{\n{o}   http_protocol 1.1\n   fast_recovery\n   virtualhost www.example.org\n   enable_sni\n   nb_get_retry 2\n\
+   url {{\n    path /\n    digest 9b3a0c85a887a256d6939da88aabd8cd\n    status_code 200-299\n    virtualhost www.example.org\n    regex ok\n    regex_no_match\n    regex_options caseless\n    regex_stack 1024 4096\n    regex_min_offset 0\n    regex_max_offset 100\n   }}\n  }}\n\
+  SSL_GET {{\n{o}   http_protocol 1.0C\n   fast_recovery\n   virtualhost www.example.org\n   enable_sni\n   url {{\n    path /\n   }}\n  }}\n\
+  TCP_CHECK {{\n{o}  }}\n\
+  SMTP_CHECK {{\n{o}   helo_name baton.example.org\n   host {{\n{o}   }}\n  }}\n\
+  DNS_CHECK {{\n{o}   type A\n   name example.org\n  }}\n\
+  MISC_CHECK {{\n   misc_path /bin/true\n   misc_timeout 5\n   misc_dynamic\n   user root\n   alpha\n   retry 2\n   delay_before_retry 2\n   warmup 2\n   delay_loop 6\n   log_all_failures\n  }}\n\
+  BFD_CHECK {{\n   name bfd1\n   alpha\n  }}\n\
+  PING_CHECK {{\n{o}  }}\n\
+  UDP_CHECK {{\n{o}   payload 0a0b\n   require_reply 0a\n   min_reply_length 1\n   max_reply_length 100\n  }}\n\
+  FILE_CHECK {{\n   track_file tf1\n   weight 2 reverse\n  }}\n\
+ }}\n}}\n\
+vrrp_instance VI_1 {{\n interface e0\n virtual_router_id 1\n{VIP}}}\n"
+    )
+}
+
+#[test]
+fn misspelt_lvs_keywords_are_unknown_keywords_at_their_lines() {
+    // keepalived 2.2.7 on this file: "(Line 3) Unknown keyword 'lb_algoo'", "(Line 6)
+    // Unknown keyword 'weigth'", "(Line 8) Unknown keyword 'connetc_port'", "(Line 12)
+    // Unknown keyword 'paht'", "(Line 16) Unknown keyword 'tcp_check'" and "Unexpected '{'",
+    // then the lines of that block as the real_server's ("(Line 17) Unknown keyword
+    // 'connect_port'") and a stray '}' (line 20); "(Line 22) Unknown keyword 'certifcate'".
+    let text = format!(
+        "virtual_server 10.0.0.1 80 {{\n lb_algo rr\n lb_algoo rr\n protocol TCP\n real_server 10.0.0.2 80 {{\n  weigth 1\n  TCP_CHECK {{\n   connetc_port 80\n  }}\n  HTTP_GET {{\n   url {{\n    paht /\n    path /\n   }}\n  }}\n  tcp_check {{\n   connect_port 80\n  }}\n }}\n}}\nSSL {{\n certifcate /etc/ssl/c.pem\n}}\nvrrp_instance VI_1 {{\n interface e0\n virtual_router_id 1\n{VIP}}}\n"
+    );
+    let (c, d) = run(&text);
+    let p = problems(&d);
+    let lines: Vec<u32> = p.iter().map(|p| p.0).collect();
+    assert_eq!(lines, vec![3, 6, 8, 12, 16, 22], "{d:?}");
+    assert!(p.iter().all(|p| p.1 == Severity::Warning), "{d:?}");
+    for (line, kw) in [
+        (3, "lb_algoo"),
+        (6, "weigth"),
+        (8, "connetc_port"),
+        (12, "paht"),
+        (16, "tcp_check"),
+        (22, "certifcate"),
+    ] {
+        assert!(
+            warned_at(&d, line, &format!("unknown keyword '{kw}'")),
+            "{line} {kw}: {d:?}"
+        );
+    }
+    assert!(c.is_some(), "warnings only: the VRRP side runs");
+}
+
+#[test]
+fn every_keyword_keepalived_accepts_in_lvs_blocks_is_quiet_and_each_typo_of_it_is_not() {
+    let text = every_lvs_keyword();
+    let (_, d) = run(&text);
+    let nb_get_retry = 1 + text
+        .lines()
+        .position(|l| l.trim_start().starts_with("nb_get_retry"))
+        .unwrap() as u32;
+    let p = problems(&d);
+    assert_eq!(p.len(), 1, "{d:?}");
+    assert!(warned_at(&d, nb_get_retry, "deprecated"), "{d:?}");
+
+    // Every keyword of baton's table is in the file above.
+    let first_words: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for b in baton::config::lvs_keywords::TABLE {
+        for kw in b.keywords.iter().chain(b.blocks) {
+            assert!(
+                first_words.contains(kw),
+                "{kw} of {} not in the file",
+                b.block
+            );
+        }
+    }
+
+    // The same file with any one keyword inside the LVS blocks misspelt: keepalived
+    // reports that line as an unknown keyword, and so does baton, once.
+    let lvs_end = text
+        .lines()
+        .position(|l| l.starts_with("vrrp_instance"))
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate().take(lvs_end) {
+        let Some(kw) = line.split_whitespace().next() else {
+            continue;
+        };
+        if kw == "}" || !line.starts_with(' ') {
+            continue;
+        }
+        let mut typo: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        typo[i] = line.replacen(kw, &format!("{kw}x"), 1);
+        let (_, d) = run(&(typo.join("\n") + "\n"));
+        let n = i as u32 + 1;
+        let unknown: Vec<u32> = d
+            .iter()
+            .filter(|d| d.message.starts_with("unknown keyword"))
+            .map(|d| d.line)
+            .collect();
+        assert_eq!(unknown, vec![n], "{kw}x at line {n}: {d:?}");
+        assert!(
+            warned_at(&d, n, &format!("unknown keyword '{kw}x'")),
+            "{d:?}"
+        );
+    }
+}

@@ -20,6 +20,7 @@ pub mod include;
 pub mod keywords;
 pub mod lexer;
 pub mod lvs;
+pub mod lvs_keywords;
 pub mod model;
 pub mod parser;
 pub mod preproc;

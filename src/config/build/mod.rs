@@ -226,7 +226,7 @@ impl B<'_> {
     }
 
     fn skip(&mut self, n: &Node) {
-        if n.name() == "virtual_server" {
+        if matches!(n.name(), "virtual_server" | "SSL") {
             super::lvs::check(n, self.diags);
         }
         self.note(
