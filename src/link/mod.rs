@@ -2,3 +2,4 @@
 //! the peers it trusts, and the TLS that authenticates and encrypts their connection.
 
 pub mod identity;
+pub mod trust;
