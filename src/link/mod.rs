@@ -2,4 +2,5 @@
 //! the peers it trusts, and the TLS that authenticates and encrypts their connection.
 
 pub mod identity;
+pub mod tls;
 pub mod trust;
