@@ -11,12 +11,14 @@
 //! | `net`     | raw sockets, multicast, netlink addresses/routes, GARP / NA   |
 //! | `hooks`   | notify scripts in order, notify FIFO                          |
 //! | `control` | local control socket: status, promote, demote, reload         |
+//! | `link`    | baton-to-baton link: frames, messages, the session machine    |
 //! | `daemon`  | the async driver that owns every instance                     |
 
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod hooks;
+pub mod link;
 pub mod net;
 pub mod proto;
 pub mod track;
