@@ -11,7 +11,7 @@
 //! | `net`     | raw sockets, multicast, netlink addresses/routes, GARP / NA   |
 //! | `hooks`   | notify scripts in order, notify FIFO                          |
 //! | `control` | local control socket: status, promote, demote, reload         |
-//! | `link`    | baton-to-baton link: identity, trusted peers, TLS             |
+//! | `link`    | baton-to-baton link: identity, trust, TLS, frames, session    |
 //! | `daemon`  | the async driver that owns every instance                     |
 
 pub mod config;

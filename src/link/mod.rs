@@ -1,6 +1,22 @@
-//! The link between baton nodes (issue 10; docs/link-design.md): each node's identity,
-//! the peers it trusts, and the TLS that authenticates and encrypts their connection.
+//! The baton-to-baton link (docs/link-design.md): one authenticated, encrypted connection
+//! between two nodes beside VRRP, carrying hello, heartbeat, status and config summary.
+//! VRRP never waits on it.
+//!
+//! - [`identity`]: the node's key, self-signed certificate, fingerprint and node id, kept
+//!   in the state directory;
+//! - [`trust`]: the peers the node trusts (approved, or named in baton's own file) and
+//!   those pending approval;
+//! - [`tls`]: TLS 1.3 configurations whose verifier records the peer's fingerprint, so
+//!   trust is decided by fingerprint after the handshake;
+//! - [`codec`], [`message`], [`session`]: frames, their bodies, and the sans-IO state
+//!   machine of one connection (time is an argument; no sockets, no clock).
+//!
+//! This is the link's core; the driver beside the engine, the control commands and the
+//! status that uses it come with the rest of issue 10.
 
+pub mod codec;
 pub mod identity;
+pub mod message;
+pub mod session;
 pub mod tls;
 pub mod trust;

@@ -1,0 +1,324 @@
+//! The messages of the baton-to-baton link: JSON bodies of [`super::codec`] frames.
+//!
+//! Each struct is one frame type's body. Fields added later carry `#[serde(default)]`
+//! and unknown fields are ignored, so a message grows without a new type or version.
+//! Version negotiation lives here too: the highest version both peers speak.
+//! No I/O and no clock: times are ages or offsets the sender computed.
+
+use std::ops::RangeInclusive;
+
+use serde::{Deserialize, Serialize};
+
+use crate::proto;
+
+/// The link protocol versions this build speaks.
+pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 1 };
+
+/// Frame type numbers held for the handover of the next issue (release request,
+/// released, done). Until a version gives them bodies they decode as unknown types.
+pub const HANDOVER_TYPES: RangeInclusive<u16> = 16..=31;
+pub const HANDOVER_RELEASE_REQUEST: u16 = 16;
+pub const HANDOVER_RELEASED: u16 = 17;
+pub const HANDOVER_DONE: u16 = 18;
+/// Frame type numbers held for data sync (manifest, generation offer, ack).
+pub const DATA_SYNC_TYPES: RangeInclusive<u16> = 32..=47;
+pub const SYNC_MANIFEST: u16 = 32;
+pub const SYNC_OFFER: u16 = 33;
+pub const SYNC_ACK: u16 = 34;
+
+/// Protocol versions a node speaks, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRange {
+    pub min: u16,
+    pub max: u16,
+}
+
+impl std::fmt::Display for VersionRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.min == self.max {
+            write!(f, "version {}", self.min)
+        } else {
+            write!(f, "versions {}-{}", self.min, self.max)
+        }
+    }
+}
+
+/// Why two nodes have no version in common.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VersionError {
+    #[error("peer speaks only newer link {theirs}; this baton speaks {ours}: upgrade it")]
+    PeerNewer {
+        ours: VersionRange,
+        theirs: VersionRange,
+    },
+    #[error("peer speaks only older link {theirs}; this baton speaks {ours}: upgrade the peer")]
+    PeerOlder {
+        ours: VersionRange,
+        theirs: VersionRange,
+    },
+    #[error("peer sent an empty version range {}-{}", .theirs.min, .theirs.max)]
+    Empty { theirs: VersionRange },
+}
+
+/// The highest version in both ranges.
+pub fn negotiate(ours: VersionRange, theirs: VersionRange) -> Result<u16, VersionError> {
+    if theirs.min > theirs.max {
+        return Err(VersionError::Empty { theirs });
+    }
+    if theirs.min > ours.max {
+        return Err(VersionError::PeerNewer { ours, theirs });
+    }
+    if theirs.max < ours.min {
+        return Err(VersionError::PeerOlder { ours, theirs });
+    }
+    Ok(ours.max.min(theirs.max))
+}
+
+/// First frame each side sends, at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub versions: VersionRange,
+    /// The node's name for humans (its router_id or host name).
+    pub node_id: String,
+    /// SHA-256 of the sender's certificate, as `openssl x509 -fingerprint -sha256` shows
+    /// it; must be the one TLS saw.
+    pub fingerprint: String,
+    pub baton_version: String,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+/// Whether the sender trusts the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Trusted,
+    Pending,
+}
+
+/// The answer to a Hello, sent again whenever the sender's verdict changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloAck {
+    pub version: u16,
+    pub verdict: Verdict,
+}
+
+/// Sent every second; `sent_at_us` is the sender's own monotonic offset, echoed back
+/// unchanged so the sender measures the round trip on its own clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub seq: u64,
+    pub sent_at_us: u64,
+}
+
+/// The echo of a [`Heartbeat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatAck {
+    pub seq: u64,
+    pub sent_at_us: u64,
+}
+
+/// An instance state as a peer reports it; a state a newer peer adds reads as Unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InstanceState {
+    Init,
+    Backup,
+    Master,
+    Fault,
+    Stop,
+    #[serde(other)]
+    Unknown,
+}
+
+impl From<proto::State> for InstanceState {
+    fn from(s: proto::State) -> Self {
+        match s {
+            proto::State::Initialize => InstanceState::Init,
+            proto::State::Backup => InstanceState::Backup,
+            proto::State::Master => InstanceState::Master,
+            proto::State::Fault => InstanceState::Fault,
+            proto::State::Stop => InstanceState::Stop,
+        }
+    }
+}
+
+/// A node's own view of itself, sent on every change and with every heartbeat once
+/// linked. Ages are as of when the sender built it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Status {
+    pub baton_version: String,
+    pub uptime_ms: u64,
+    pub instances: Vec<InstanceStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub state: InstanceState,
+    pub effective_priority: u8,
+    pub base_priority: u8,
+    pub last_reason: String,
+    /// Time since the last transition.
+    pub in_state_ms: u64,
+    #[serde(default)]
+    pub tracked: Vec<TrackedState>,
+    /// The notify hook running now (e.g. `notify_master`), if any.
+    #[serde(default)]
+    pub hook_running: Option<String>,
+    #[serde(default)]
+    pub last_hook: Option<HookResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedState {
+    /// As in `baton status`: `script:chk_web`, `iface:eth0`, ...
+    pub key: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookResult {
+    pub hook: String,
+    /// `exit 0`, `exit 3`, `signal 9`, `timeout`, as the sender words it.
+    pub result: String,
+    pub ago_ms: u64,
+}
+
+/// Per instance, the settings both nodes of a pair must agree on, and a digest of the
+/// whole so an unchanged summary is recognised at a glance. Sent once linked and on
+/// every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ConfigSummary {
+    pub digest: String,
+    pub instances: Vec<InstanceConfigSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceConfigSummary {
+    pub name: String,
+    pub vrid: u8,
+    /// VRRP version, 2 or 3.
+    pub version: u8,
+    pub advert_interval_ms: u32,
+    pub virtual_addresses: Vec<String>,
+    #[serde(default)]
+    pub virtual_routes: Vec<String>,
+    #[serde(default)]
+    pub virtual_rules: Vec<String>,
+    /// The authentication type and a digest of its secret, never the secret itself.
+    #[serde(default)]
+    pub auth: Option<String>,
+    /// How the VRRPv3 IPv4 checksum is computed (with or without the pseudo-header).
+    pub checksum_mode: String,
+    #[serde(default)]
+    pub unicast_source: Option<String>,
+    #[serde(default)]
+    pub unicast_peers: Vec<String>,
+    #[serde(default)]
+    pub sync_group: Option<String>,
+    /// Tracked objects whose weight decides who wins.
+    #[serde(default)]
+    pub tracked: Vec<TrackedWeight>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedWeight {
+    pub key: String,
+    pub weight: i32,
+    #[serde(default)]
+    pub reverse: bool,
+}
+
+/// Why the sender closes the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseCode {
+    Version,
+    Untrusted,
+    Revoked,
+    Shutdown,
+    Timeout,
+    ProtocolError,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Close {
+    pub code: CloseCode,
+    /// For the peer's log: what exactly went wrong.
+    #[serde(default)]
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(min: u16, max: u16) -> VersionRange {
+        VersionRange { min, max }
+    }
+
+    #[test]
+    fn negotiation_picks_the_highest_common_version() {
+        assert_eq!(negotiate(r(1, 3), r(2, 5)), Ok(3));
+        assert_eq!(negotiate(r(2, 5), r(1, 3)), Ok(3));
+        assert_eq!(negotiate(r(1, 1), r(1, 4)), Ok(1));
+    }
+
+    #[test]
+    fn a_peer_with_only_newer_versions_is_refused_with_a_reason() {
+        let err = negotiate(r(1, 1), r(2, 3)).unwrap_err();
+        assert!(matches!(err, VersionError::PeerNewer { .. }));
+        assert_eq!(
+            err.to_string(),
+            "peer speaks only newer link versions 2-3; this baton speaks version 1: upgrade it"
+        );
+        assert!(matches!(
+            negotiate(r(3, 4), r(1, 2)),
+            Err(VersionError::PeerOlder { .. })
+        ));
+        assert!(matches!(
+            negotiate(r(1, 1), r(2, 1)),
+            Err(VersionError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_fields_and_states_from_a_newer_peer_are_tolerated() {
+        let json = r#"{"name":"VI_1","state":"LEADER","effective_priority":100,
+            "base_priority":100,"last_reason":"x","in_state_ms":5,"shiny":true}"#;
+        let s: InstanceStatus = serde_json::from_str(json).unwrap();
+        assert_eq!(s.state, InstanceState::Unknown);
+        assert!(s.tracked.is_empty() && s.last_hook.is_none());
+        let c: Close = serde_json::from_str(r#"{"code":"bored"}"#).unwrap();
+        assert_eq!(c.code, CloseCode::Other);
+    }
+
+    #[test]
+    fn hello_is_json_a_human_can_read() {
+        let hello = Hello {
+            versions: VERSIONS,
+            node_id: "lb1".into(),
+            fingerprint: "AB:CD".into(),
+            baton_version: "0.1.0".into(),
+            capabilities: vec![],
+        };
+        assert_eq!(
+            serde_json::to_string(&hello).unwrap(),
+            r#"{"versions":{"min":1,"max":1},"node_id":"lb1","fingerprint":"AB:CD","baton_version":"0.1.0","capabilities":[]}"#
+        );
+    }
+
+    #[test]
+    fn reserved_ranges_do_not_overlap_the_types_in_use() {
+        for n in HANDOVER_TYPES.chain(DATA_SYNC_TYPES) {
+            assert!(matches!(
+                crate::link::codec::FrameType::from(n),
+                crate::link::codec::FrameType::Unknown(_)
+            ));
+        }
+    }
+}

@@ -1,0 +1,605 @@
+//! The sans-IO state machine of one link connection, after TLS is up.
+//!
+//! No sockets, no clock: the driver passes `now` in, feeds the bytes it read to
+//! [`Session::handle_bytes`], then drains [`Session::poll_transmit`] (one buffer to write
+//! in one write) and [`Session::poll_event`], and sleeps until
+//! [`Session::next_deadline`] or the next read. A spurious wake-up is harmless.
+//!
+//! Phases: awaiting hello → pending trust → up → closed. Each side sends Hello at once.
+//! Once the peer's Hello is read (its fingerprint must be the one TLS saw, and the two
+//! version ranges must overlap), the caller looks the fingerprint up and calls
+//! [`Session::set_trusted`]; each side tells the other its verdict in a HelloAck. While
+//! pending only hellos, heartbeats and Close cross: no Status or ConfigSummary is sent,
+//! and one received closes the connection. The link is up when we trust the peer *and*
+//! we have read the peer's HelloAck saying it trusts us: in TLS 1.3 the client finishes
+//! its handshake before the server has judged the client's certificate, so nothing but a
+//! message read from the peer proves the peer accepted us.
+//!
+//! Every refusal closes the session with a [`CloseReason`] whose [`CloseReason::cause`]
+//! the driver counts; a Close frame tells the peer why. Nothing here panics on input.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::codec::{
+    self, DecodeError, Decoder, Frame, FrameTooLarge, FrameType, LIMIT_BEFORE_TRUST, LIMIT_TRUSTED,
+};
+use super::message::{
+    Close, CloseCode, ConfigSummary, Heartbeat, HeartbeatAck, Hello, HelloAck, Status, Verdict,
+    VersionError, negotiate,
+};
+
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEAD_AFTER: Duration = Duration::from_secs(3);
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Heartbeats awaiting their echo that we remember; older ones are forgotten, and an echo
+/// of a forgotten one is refused like any echo of a heartbeat never sent.
+const OUTSTANDING_HEARTBEATS: usize = 8;
+/// Characters of explanation in a Close frame we send.
+const MAX_CLOSE_DETAIL: usize = 256;
+
+/// What one session is told when it starts.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Our Hello, sent at once; its `versions` are the ones we speak.
+    pub hello: Hello,
+    /// The peer's certificate fingerprint as TLS saw it.
+    pub peer_fingerprint: String,
+    pub heartbeat_interval: Duration,
+    pub dead_after: Duration,
+    pub hello_timeout: Duration,
+}
+
+impl SessionConfig {
+    pub fn new(hello: Hello, peer_fingerprint: String) -> Self {
+        SessionConfig {
+            hello,
+            peer_fingerprint,
+            heartbeat_interval: HEARTBEAT_INTERVAL,
+            dead_after: DEAD_AFTER,
+            hello_timeout: HELLO_TIMEOUT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    AwaitingHello,
+    Pending,
+    Up,
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The peer's Hello was read and a version agreed: look its fingerprint up and call
+    /// [`Session::set_trusted`].
+    PeerHello {
+        hello: Hello,
+        version: u16,
+    },
+    /// Not linked yet: who has still to approve (ours: we have not trusted the peer;
+    /// theirs: the peer has not said it trusts us). Sent on every change.
+    Pending {
+        ours: Verdict,
+        theirs: Verdict,
+    },
+    Up {
+        version: u16,
+    },
+    PeerStatus(Box<Status>),
+    PeerConfig(Box<ConfigSummary>),
+    Closed(CloseReason),
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloseReason {
+    #[error("no hello within the hello timeout")]
+    HelloTimeout,
+    #[error("peer silent for {0:?}")]
+    PeerDead(Duration),
+    #[error(transparent)]
+    Version(VersionError),
+    #[error("framing: {0}")]
+    Frame(DecodeError),
+    #[error("frame type {0} before hello")]
+    UnknownTypeBeforeHello(u16),
+    #[error("{0} before hello")]
+    ExpectedHello(FrameType),
+    #[error("a second hello")]
+    DuplicateHello,
+    #[error("bad {kind} body: {error}")]
+    BadBody { kind: FrameType, error: String },
+    #[error("hello names fingerprint {hello}, TLS saw {tls}")]
+    FingerprintMismatch { tls: String, hello: String },
+    #[error("peer acknowledged version {theirs}, we agreed on {ours}")]
+    AckVersion { ours: u16, theirs: u16 },
+    #[error("heartbeat {seq} after {last}: replayed or out of order")]
+    HeartbeatReplay { seq: u64, last: u64 },
+    #[error("echo of heartbeat {seq}, which we did not send or which it misquotes")]
+    BadHeartbeatAck { seq: u64 },
+    #[error("{kind} not allowed while {phase:?}")]
+    NotAllowed { kind: FrameType, phase: Phase },
+    #[error("peer closed: {code:?} {detail}", code = .0.code, detail = .0.detail)]
+    PeerClosed(Close),
+    #[error("connection ended")]
+    Eof,
+    #[error("peer's trust revoked")]
+    Revoked,
+    #[error("shutting down")]
+    Shutdown,
+    #[error("our own message: {0}")]
+    Outgoing(String),
+}
+
+impl CloseReason {
+    /// A stable key for counting refusals per peer and cause.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            CloseReason::HelloTimeout => "hello_timeout",
+            CloseReason::PeerDead(_) => "peer_dead",
+            CloseReason::Version(_) => "version",
+            CloseReason::Frame(DecodeError::Oversized { .. }) => "oversized",
+            CloseReason::Frame(DecodeError::Truncated { .. }) => "truncated",
+            CloseReason::Frame(_) => "garbage",
+            CloseReason::UnknownTypeBeforeHello(_) => "unknown_type_before_hello",
+            CloseReason::ExpectedHello(_) => "expected_hello",
+            CloseReason::DuplicateHello => "duplicate_hello",
+            CloseReason::BadBody { .. } => "bad_body",
+            CloseReason::FingerprintMismatch { .. } => "fingerprint_mismatch",
+            CloseReason::AckVersion { .. } => "ack_version",
+            CloseReason::HeartbeatReplay { .. } => "heartbeat_replay",
+            CloseReason::BadHeartbeatAck { .. } => "bad_heartbeat_ack",
+            CloseReason::NotAllowed { .. } => "not_allowed",
+            CloseReason::PeerClosed(_) => "peer_closed",
+            CloseReason::Eof => "eof",
+            CloseReason::Revoked => "revoked",
+            CloseReason::Shutdown => "shutdown",
+            CloseReason::Outgoing(_) => "outgoing",
+        }
+    }
+
+    /// What the Close frame we send for this reason says; `None`: the peer is gone.
+    fn code(&self) -> Option<CloseCode> {
+        match self {
+            CloseReason::PeerClosed(_) | CloseReason::Eof => None,
+            CloseReason::HelloTimeout | CloseReason::PeerDead(_) => Some(CloseCode::Timeout),
+            CloseReason::Version(_) => Some(CloseCode::Version),
+            CloseReason::Revoked => Some(CloseCode::Revoked),
+            CloseReason::Shutdown => Some(CloseCode::Shutdown),
+            _ => Some(CloseCode::ProtocolError),
+        }
+    }
+}
+
+/// Fingerprints compare by their hex digits alone, in any case, with or without colons.
+fn same_fingerprint(a: &str, b: &str) -> bool {
+    let digits = |s: &str| {
+        s.chars()
+            .filter(char::is_ascii_hexdigit)
+            .map(|c| c.to_ascii_uppercase())
+            .collect::<String>()
+    };
+    let (a, b) = (digits(a), digits(b));
+    !a.is_empty() && a == b
+}
+
+pub struct Session {
+    config: SessionConfig,
+    phase: Phase,
+    decoder: Decoder,
+    outbox: Vec<u8>,
+    events: VecDeque<Event>,
+    /// Heartbeat offsets are measured from here, on our clock only.
+    origin: Instant,
+    version: Option<u16>,
+    peer_hello: Option<Hello>,
+    ours: Option<Verdict>,
+    ours_sent: Option<Verdict>,
+    theirs: Verdict,
+    last_pending: Option<(Verdict, Verdict)>,
+    local_status: Option<Status>,
+    local_config: Option<ConfigSummary>,
+    next_seq: u64,
+    outstanding: VecDeque<(u64, u64, Instant)>,
+    peer_seq: u64,
+    rtt: Option<Duration>,
+    last_heard: Option<Instant>,
+    hello_deadline: Option<Instant>,
+    dead_deadline: Option<Instant>,
+    heartbeat_at: Option<Instant>,
+}
+
+impl Session {
+    /// Starts a session on a connection whose TLS handshake has just finished; our Hello
+    /// is the first thing [`Session::poll_transmit`] returns.
+    pub fn new(now: Instant, config: SessionConfig) -> Self {
+        let mut s = Session {
+            phase: Phase::AwaitingHello,
+            decoder: Decoder::new(LIMIT_BEFORE_TRUST),
+            outbox: Vec::new(),
+            events: VecDeque::new(),
+            origin: now,
+            version: None,
+            peer_hello: None,
+            ours: None,
+            ours_sent: None,
+            theirs: Verdict::Pending,
+            last_pending: None,
+            local_status: None,
+            local_config: None,
+            next_seq: 1,
+            outstanding: VecDeque::new(),
+            peer_seq: 0,
+            rtt: None,
+            last_heard: None,
+            hello_deadline: Some(now + config.hello_timeout),
+            dead_deadline: None,
+            heartbeat_at: Some(now + config.heartbeat_interval),
+            config,
+        };
+        let hello = s.config.hello.clone();
+        s.send(FrameType::Hello, &hello);
+        s
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The version agreed with the peer, once its Hello is read.
+    pub fn version(&self) -> Option<u16> {
+        self.version
+    }
+
+    pub fn peer_hello(&self) -> Option<&Hello> {
+        self.peer_hello.as_ref()
+    }
+
+    /// The round trip of the last echoed heartbeat.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt
+    }
+
+    pub fn last_heard(&self) -> Option<Instant> {
+        self.last_heard
+    }
+
+    /// Bytes the driver read from the connection.
+    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.decoder.push(bytes);
+        while self.phase != Phase::Closed {
+            match self.decoder.next_frame() {
+                Ok(Some(frame)) => self.handle_frame(now, frame),
+                Ok(None) => break,
+                Err(e) => self.close(CloseReason::Frame(e)),
+            }
+        }
+    }
+
+    /// The peer closed its side of the connection.
+    pub fn handle_eof(&mut self) {
+        match self.decoder.finish() {
+            Ok(()) => self.close(CloseReason::Eof),
+            Err(e) => self.close(CloseReason::Frame(e)),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.hello_deadline.is_some_and(|t| t <= now) {
+            return self.close(CloseReason::HelloTimeout);
+        }
+        if self.dead_deadline.is_some_and(|t| t <= now) {
+            let silent = self.last_heard.map_or(Duration::ZERO, |t| now - t);
+            return self.close(CloseReason::PeerDead(silent));
+        }
+        if self.heartbeat_at.is_some_and(|t| t <= now) {
+            self.heartbeat_at = Some(now + self.config.heartbeat_interval);
+            self.send_heartbeat(now);
+            if self.phase == Phase::Up
+                && let Some(status) = self.local_status.clone()
+            {
+                self.send(FrameType::Status, &status);
+            }
+        }
+    }
+
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [self.hello_deadline, self.dead_deadline, self.heartbeat_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Everything to write, as one buffer (several frames when several are due).
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        (!self.outbox.is_empty()).then(|| std::mem::take(&mut self.outbox))
+    }
+
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The caller's verdict on the peer's fingerprint; may come before the peer's Hello
+    /// (TLS already showed the fingerprint). `false` holds the peer as pending; `false`
+    /// after `true` is a revocation and closes the session.
+    pub fn set_trusted(&mut self, trusted: bool) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if !trusted && self.ours == Some(Verdict::Trusted) {
+            return self.close(CloseReason::Revoked);
+        }
+        let verdict = if trusted {
+            self.decoder.set_limit(LIMIT_TRUSTED);
+            Verdict::Trusted
+        } else {
+            Verdict::Pending
+        };
+        self.ours = Some(verdict);
+        self.after_verdicts();
+    }
+
+    /// Our latest status: sent at once when it changed and the link is up, and again
+    /// with every heartbeat (so the driver should refresh the ages in it as they grow).
+    pub fn set_local_status(&mut self, status: Status) {
+        if self.local_status.as_ref() == Some(&status) {
+            return;
+        }
+        if self.phase == Phase::Up {
+            self.send(FrameType::Status, &status);
+        }
+        self.local_status = Some(status);
+    }
+
+    /// Our config summary: sent when the link comes up and whenever it changes.
+    pub fn set_local_config(&mut self, summary: ConfigSummary) {
+        if self.local_config.as_ref() == Some(&summary) {
+            return;
+        }
+        if self.phase == Phase::Up {
+            self.send(FrameType::ConfigSummary, &summary);
+        }
+        self.local_config = Some(summary);
+    }
+
+    /// Ends the session on our side, telling the peer why.
+    pub fn shutdown(&mut self) {
+        self.close(CloseReason::Shutdown);
+    }
+
+    fn handle_frame(&mut self, now: Instant, frame: Frame) {
+        self.last_heard = Some(now);
+        if self.phase != Phase::AwaitingHello {
+            self.dead_deadline = Some(now + self.config.dead_after);
+        }
+        match (self.phase, frame.kind) {
+            (_, FrameType::Close) => {
+                if let Some(close) = self.parse::<Close>(&frame) {
+                    self.close(CloseReason::PeerClosed(close));
+                }
+            }
+            (Phase::AwaitingHello, FrameType::Hello) => self.handle_hello(now, &frame),
+            (Phase::AwaitingHello, FrameType::Unknown(n)) => {
+                self.close(CloseReason::UnknownTypeBeforeHello(n))
+            }
+            (Phase::AwaitingHello, kind) => self.close(CloseReason::ExpectedHello(kind)),
+            (_, FrameType::Hello) => self.close(CloseReason::DuplicateHello),
+            // Types a newer peer may send that this version has no use for.
+            (_, FrameType::Unknown(_)) => {}
+            (_, FrameType::HelloAck) => {
+                if let Some(ack) = self.parse::<HelloAck>(&frame) {
+                    self.handle_ack(ack);
+                }
+            }
+            (_, FrameType::Heartbeat) => {
+                if let Some(hb) = self.parse::<Heartbeat>(&frame) {
+                    self.handle_heartbeat(hb);
+                }
+            }
+            (_, FrameType::HeartbeatAck) => {
+                if let Some(ack) = self.parse::<HeartbeatAck>(&frame) {
+                    self.handle_heartbeat_ack(now, ack);
+                }
+            }
+            (Phase::Up, FrameType::Status) => {
+                if let Some(status) = self.parse::<Status>(&frame) {
+                    self.events.push_back(Event::PeerStatus(Box::new(status)));
+                }
+            }
+            (Phase::Up, FrameType::ConfigSummary) => {
+                if let Some(summary) = self.parse::<ConfigSummary>(&frame) {
+                    self.events.push_back(Event::PeerConfig(Box::new(summary)));
+                }
+            }
+            (phase, kind) => self.close(CloseReason::NotAllowed { kind, phase }),
+        }
+    }
+
+    fn handle_hello(&mut self, now: Instant, frame: &Frame) {
+        let Some(hello) = self.parse::<Hello>(frame) else {
+            return;
+        };
+        if !same_fingerprint(&hello.fingerprint, &self.config.peer_fingerprint) {
+            return self.close(CloseReason::FingerprintMismatch {
+                tls: self.config.peer_fingerprint.clone(),
+                hello: hello.fingerprint,
+            });
+        }
+        let version = match negotiate(self.config.hello.versions, hello.versions) {
+            Ok(v) => v,
+            Err(e) => return self.close(CloseReason::Version(e)),
+        };
+        self.version = Some(version);
+        self.phase = Phase::Pending;
+        self.hello_deadline = None;
+        self.dead_deadline = Some(now + self.config.dead_after);
+        self.peer_hello = Some(hello.clone());
+        self.events.push_back(Event::PeerHello { hello, version });
+        self.after_verdicts();
+    }
+
+    fn handle_ack(&mut self, ack: HelloAck) {
+        let ours = self.version.unwrap_or_default();
+        if ack.version != ours {
+            return self.close(CloseReason::AckVersion {
+                ours,
+                theirs: ack.version,
+            });
+        }
+        self.theirs = ack.verdict;
+        self.after_verdicts();
+    }
+
+    fn handle_heartbeat(&mut self, hb: Heartbeat) {
+        if hb.seq <= self.peer_seq {
+            return self.close(CloseReason::HeartbeatReplay {
+                seq: hb.seq,
+                last: self.peer_seq,
+            });
+        }
+        self.peer_seq = hb.seq;
+        let echo = HeartbeatAck {
+            seq: hb.seq,
+            sent_at_us: hb.sent_at_us,
+        };
+        self.send(FrameType::HeartbeatAck, &echo);
+    }
+
+    fn handle_heartbeat_ack(&mut self, now: Instant, ack: HeartbeatAck) {
+        let found = self
+            .outstanding
+            .iter()
+            .position(|&(seq, at, _)| seq == ack.seq && at == ack.sent_at_us);
+        let Some(i) = found else {
+            return self.close(CloseReason::BadHeartbeatAck { seq: ack.seq });
+        };
+        if let Some((_, _, sent)) = self.outstanding.get(i) {
+            self.rtt = Some(now.saturating_duration_since(*sent));
+        }
+        // Echoes come in order: anything older will never be echoed now.
+        self.outstanding.drain(..=i);
+    }
+
+    fn send_heartbeat(&mut self, now: Instant) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let micros = now.saturating_duration_since(self.origin).as_micros();
+        let sent_at_us = u64::try_from(micros).unwrap_or(u64::MAX);
+        if self.outstanding.len() == OUTSTANDING_HEARTBEATS {
+            self.outstanding.pop_front();
+        }
+        self.outstanding.push_back((seq, sent_at_us, now));
+        self.send(FrameType::Heartbeat, &Heartbeat { seq, sent_at_us });
+    }
+
+    /// After either side's verdict changed: tell the peer ours, and move between pending
+    /// and up.
+    fn after_verdicts(&mut self) {
+        let Some(version) = self.version else {
+            return;
+        };
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if let Some(ours) = self.ours
+            && self.ours_sent != Some(ours)
+        {
+            self.ours_sent = Some(ours);
+            self.send(
+                FrameType::HelloAck,
+                &HelloAck {
+                    version,
+                    verdict: ours,
+                },
+            );
+        }
+        let ours = self.ours.unwrap_or(Verdict::Pending);
+        let linked = ours == Verdict::Trusted && self.theirs == Verdict::Trusted;
+        if linked && self.phase == Phase::Pending {
+            self.phase = Phase::Up;
+            self.last_pending = None;
+            self.events.push_back(Event::Up { version });
+            if let Some(summary) = self.local_config.clone() {
+                self.send(FrameType::ConfigSummary, &summary);
+            }
+            if let Some(status) = self.local_status.clone() {
+                self.send(FrameType::Status, &status);
+            }
+        } else if !linked {
+            self.phase = Phase::Pending;
+            let pair = (ours, self.theirs);
+            if self.last_pending != Some(pair) {
+                self.last_pending = Some(pair);
+                self.events.push_back(Event::Pending {
+                    ours,
+                    theirs: self.theirs,
+                });
+            }
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(&mut self, frame: &Frame) -> Option<T> {
+        match serde_json::from_slice(&frame.body) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.close(CloseReason::BadBody {
+                    kind: frame.kind,
+                    error: e.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    fn send<T: Serialize>(&mut self, kind: FrameType, msg: &T) {
+        let result = serde_json::to_vec(msg)
+            .map_err(|e| e.to_string())
+            .and_then(|body| {
+                codec::encode(&mut self.outbox, kind, 0, &body)
+                    .map_err(|e: FrameTooLarge| e.to_string())
+            });
+        if let Err(e) = result {
+            self.close(CloseReason::Outgoing(format!("{kind}: {e}")));
+        }
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.phase = Phase::Closed;
+        self.hello_deadline = None;
+        self.dead_deadline = None;
+        self.heartbeat_at = None;
+        if let Some(code) = reason.code() {
+            // The detail may quote the peer; cut it so the frame stays far below the
+            // limit a peer applies before trust.
+            let close = Close {
+                code,
+                detail: reason.to_string().chars().take(MAX_CLOSE_DETAIL).collect(),
+            };
+            // Best effort: if even this failed, the peer learns from the connection ending.
+            if let Ok(body) = serde_json::to_vec(&close) {
+                let _ = codec::encode(&mut self.outbox, FrameType::Close, 0, &body);
+            }
+        }
+        self.events.push_back(Event::Closed(reason));
+    }
+}
+
+#[cfg(test)]
+mod tests;
