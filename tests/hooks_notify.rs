@@ -3,65 +3,25 @@
 
 #![allow(clippy::unwrap_used)] // tests: a failed setup step should panic
 
+mod common;
+
+use common::hooks::{DEADLINE, cmd, finished, runner, script};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use baton::hooks::{
-    FifoSpec, HookCmd, HookKind, HookLimits, HookPhase, HookReport, HookRunner, HookSettings,
-    Notify, NotifySpec, RunAs, RunOutcome, Target,
+    FifoSpec, HookCmd, HookKind, HookLimits, HookPhase, HookSettings, Notify, NotifySpec, RunAs,
+    RunOutcome, Target,
 };
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::{Instant, sleep};
-
-const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A temp dir every user can enter (scripts may run as `nobody`).
 fn open_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
-}
-
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-fn cmd(path: &Path) -> Option<HookCmd> {
-    Some(HookCmd {
-        argv: vec![path.display().to_string()],
-        run_as: None,
-    })
-}
-
-fn runner(settings: HookSettings) -> (HookRunner, UnboundedReceiver<HookReport>) {
-    let (tx, rx) = unbounded_channel();
-    (HookRunner::new(settings, tx), rx)
-}
-
-/// Collects reports until `n` hooks have finished (or been refused).
-async fn finished(rx: &mut UnboundedReceiver<HookReport>, n: usize) -> Vec<HookReport> {
-    let mut all = Vec::new();
-    let mut done = 0;
-    let end = Instant::now() + DEADLINE;
-    while done < n {
-        let r = tokio::time::timeout_at(end, rx.recv())
-            .await
-            .expect("hooks did not finish before the deadline")
-            .expect("report channel closed");
-        if matches!(
-            r.phase,
-            HookPhase::Finished { .. } | HookPhase::Refused { .. }
-        ) {
-            done += 1;
-        }
-        all.push(r);
-    }
-    all
 }
 
 fn lines(path: &Path) -> Vec<String> {

@@ -4,53 +4,17 @@
 
 #![allow(clippy::unwrap_used)] // tests: a failed setup step should panic
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::hooks::{DEADLINE, cmd, finished, runner, script};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use baton::hooks::{
-    HookCmd, HookKind, HookLimits, HookPhase, HookReport, HookRunner, HookSettings, Notify,
-    NotifySpec, RunOutcome, Target,
+    HookKind, HookLimits, HookPhase, HookReport, HookSettings, Notify, NotifySpec, RunOutcome,
+    Target,
 };
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::{Instant, sleep};
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-fn cmd(path: &Path) -> Option<HookCmd> {
-    Some(HookCmd {
-        argv: vec![path.display().to_string()],
-        run_as: None,
-    })
-}
-
-/// Collects reports until `n` hooks have finished (or been refused).
-async fn finished(rx: &mut UnboundedReceiver<HookReport>, n: usize) -> Vec<HookReport> {
-    let mut all = Vec::new();
-    let mut done = 0;
-    let end = Instant::now() + DEADLINE;
-    while done < n {
-        let r = tokio::time::timeout_at(end, rx.recv())
-            .await
-            .expect("hooks did not finish before the deadline")
-            .expect("report channel closed");
-        if matches!(
-            r.phase,
-            HookPhase::Finished { .. } | HookPhase::Refused { .. }
-        ) {
-            done += 1;
-        }
-        all.push(r);
-    }
-    all
-}
 
 fn outcomes(reports: &[HookReport]) -> Vec<(HookKind, RunOutcome)> {
     reports
@@ -122,8 +86,7 @@ async fn hung_fault_hook_is_killed_after_the_grace_once_master_is_queued() {
         &format!("echo \"$3\" >> {d}/generic"),
     );
     let grace = Duration::from_millis(500);
-    let (tx, mut rx) = unbounded_channel();
-    let mut hooks = HookRunner::new(HookSettings::default(), tx);
+    let (mut hooks, mut rx) = runner(HookSettings::default());
     let vi = Target::Instance("VI_1".into());
     hooks.set_notify(
         vi.clone(),
@@ -192,8 +155,7 @@ async fn obsolete_hook_that_ignores_sigterm_is_killed_too() {
         &format!("trap '' TERM\necho $$ > {d}/fault.pid\nwhile :; do sleep 1; done"),
     );
     let backup = script(dir.path(), "backup.sh", "exit 0");
-    let (tx, mut rx) = unbounded_channel();
-    let mut hooks = HookRunner::new(HookSettings::default(), tx);
+    let (mut hooks, mut rx) = runner(HookSettings::default());
     let vi = Target::Instance("VI_1".into());
     hooks.set_notify(
         vi.clone(),
@@ -236,8 +198,7 @@ async fn a_lower_priority_report_does_not_cut_notify_master_short() {
         &format!("touch {d}/master.started\nwhile [ ! -e {d}/go ]; do sleep 0.05; done"),
     );
     let rx_lower = script(dir.path(), "rx_lower.sh", "exit 0");
-    let (tx, mut rx) = unbounded_channel();
-    let mut hooks = HookRunner::new(HookSettings::default(), tx);
+    let (mut hooks, mut rx) = runner(HookSettings::default());
     let vi = Target::Instance("VI_1".into());
     hooks.set_notify(
         vi.clone(),
@@ -277,8 +238,7 @@ async fn notify_timeout_kills_a_hook_with_nothing_queued_behind_it() {
         "master.sh",
         &format!("echo $$ > {d}/master.pid\nsleep 1000"),
     );
-    let (tx, mut rx) = unbounded_channel();
-    let mut hooks = HookRunner::new(HookSettings::default(), tx);
+    let (mut hooks, mut rx) = runner(HookSettings::default());
     let vi = Target::Instance("VI_1".into());
     hooks.set_notify(
         vi.clone(),
@@ -309,8 +269,7 @@ async fn notify_timeout_kills_a_hook_with_nothing_queued_behind_it() {
 async fn new_limits_apply_to_transitions_queued_after_they_are_set() {
     let dir = tempfile::tempdir().unwrap();
     let master = script(dir.path(), "master.sh", "sleep 1000");
-    let (tx, mut rx) = unbounded_channel();
-    let mut hooks = HookRunner::new(HookSettings::default(), tx);
+    let (mut hooks, mut rx) = runner(HookSettings::default());
     let vi = Target::Instance("VI_1".into());
     let spec = |timeout| NotifySpec {
         master: cmd(&master),
