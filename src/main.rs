@@ -380,7 +380,10 @@ fn answer(resp: Response) -> ExitCode {
             eprintln!("baton: {message}");
             ExitCode::FAILURE
         }
-        Response::Status(_) => ExitCode::SUCCESS,
+        Response::Status(_)
+        | Response::Identity(_)
+        | Response::Peers { .. }
+        | Response::PeerConfigs { .. } => ExitCode::SUCCESS,
     }
 }
 

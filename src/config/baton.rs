@@ -24,6 +24,8 @@
 //! This module holds the typed model and its defaults.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,93 @@ pub const DEFAULT_BATON_CONF: &str = "/etc/baton/baton.conf";
 pub const NOTIFY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 /// Default time a hook that a newer transition has made obsolete may keep running.
 pub const NOTIFY_OBSOLETE_GRACE_DEFAULT: Duration = Duration::from_secs(2);
+
+/// The link's TCP port unless `link { port N }` says otherwise (not in Debian's
+/// /etc/services).
+pub const LINK_PORT_DEFAULT: u16 = 7411;
+/// Where the node keeps its identity and the fingerprints it trusts.
+pub const LINK_STATE_DIR_DEFAULT: &str = "/var/lib/baton";
+/// Heartbeat interval and the silence after which a linked peer counts as gone.
+pub const LINK_HEARTBEAT_DEFAULT: Duration = Duration::from_secs(1);
+pub const LINK_DEAD_AFTER_DEFAULT: Duration = Duration::from_secs(3);
+
+/// `link { ... }`: the baton-to-baton link. No block: no link, no listener, no identity.
+///
+/// ```text
+/// link {
+///     listen 10.0.0.1                 # repeatable; default: the instances' unicast_src_ip
+///     port 7411
+///     peer 10.0.0.2                   # repeatable; default: the instances' unicast_peer
+///     peer 10.0.0.3 fingerprint AB:CD:...   # pinned: only this key, trusted without approval
+///     trust AB:CD:...                 # repeatable: trusted from any peer address
+///     state_dir /var/lib/baton
+///     heartbeat 1
+///     dead_after 3
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkConf {
+    /// Addresses to listen on; empty: the instances' `unicast_src_ip` addresses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub listen: Vec<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Peers to dial and accept; empty: the `unicast_peer` addresses of the instances
+    /// and, for multicast instances, the sources of adverts for their VRIDs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<LinkPeer>,
+    /// Fingerprints trusted without approval, in the canonical `AB:CD:...` form
+    /// (64 upper-case hex digits in colon-separated pairs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "super::model::opt_secs"
+    )]
+    pub heartbeat: Option<Duration>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "super::model::opt_secs"
+    )]
+    pub dead_after: Option<Duration>,
+}
+
+/// One `peer ADDRESS [port N] [fingerprint FP]` of the link block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkPeer {
+    pub address: IpAddr,
+    /// Port to dial; default: the link's own port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Pinned key (canonical form): this address must present exactly this key, and is
+    /// trusted without approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+impl LinkConf {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(LINK_PORT_DEFAULT)
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(LINK_STATE_DIR_DEFAULT))
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        self.heartbeat.unwrap_or(LINK_HEARTBEAT_DEFAULT)
+    }
+
+    pub fn dead_after(&self) -> Duration {
+        self.dead_after.unwrap_or(LINK_DEAD_AFTER_DEFAULT)
+    }
+}
 
 /// Settings that can be given globally and per instance. `None`: not written.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -81,11 +170,14 @@ pub struct BatonConf {
     /// `instance NAME { ... }`, by instance name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub instances: BTreeMap<String, Settings>,
+    /// `link { ... }`; `None`: no link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkConf>,
 }
 
 impl BatonConf {
     pub fn is_empty(&self) -> bool {
-        self.global.is_empty() && self.instances.is_empty()
+        self.global.is_empty() && self.instances.is_empty() && self.link.is_none()
     }
 
     /// The first value written for `instance`, then globally.

@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::proto::Stats;
 
+mod link;
+pub use link::{
+    ConfigCompare, IdentityView, LinkView, PeerConfig, PeerListEntry, PeerView, VrrpSeen,
+};
+
 /// Where the daemon listens unless told otherwise (systemd's `RuntimeDirectory=baton`).
 pub const DEFAULT_SOCKET: &str = "/run/baton/baton.sock";
 
@@ -38,6 +43,30 @@ pub enum Request {
     },
     /// Re-read the configuration, as SIGHUP does.
     Reload,
+    /// This node's link identity (`baton identity`).
+    Identity,
+    /// Pending and trusted peers (`baton peer list`).
+    Peers,
+    /// Trust a fingerprint (`baton peer approve FP`); persisted in the state directory.
+    PeerApprove {
+        fingerprint: String,
+    },
+    /// End the trust in a fingerprint and drop its connection (`baton peer revoke FP`).
+    PeerRevoke {
+        fingerprint: String,
+    },
+    /// The config summaries of the linked peers (`baton check --against-peer`).
+    PeerConfigs,
+}
+
+impl Request {
+    /// Whether the request only looks: anyone who can open the socket may send it.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Request::Status | Request::Identity | Request::Peers | Request::PeerConfigs
+        )
+    }
 }
 
 /// The daemon's answer.
@@ -45,6 +74,9 @@ pub enum Request {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
     Status(Box<Status>),
+    Identity(IdentityView),
+    Peers { peers: Vec<PeerListEntry> },
+    PeerConfigs { peers: Vec<PeerConfig> },
     Ok { message: String },
     Error { message: String },
 }
@@ -65,6 +97,9 @@ pub struct Status {
     /// Adverts for VRIDs that no instance has on the interface they arrived on.
     #[serde(default)]
     pub unknown_vrids: Vec<UnknownVridStatus>,
+    /// The peers: over the link when there is one, else as their adverts show them.
+    #[serde(default)]
+    pub link: LinkView,
 }
 
 /// Adverts seen on one interface for one VRID (of one family) that no instance has.

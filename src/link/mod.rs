@@ -15,6 +15,7 @@
 //! status that uses it come with the rest of issue 10.
 
 pub mod codec;
+pub mod compare;
 pub mod identity;
 pub mod message;
 pub mod session;

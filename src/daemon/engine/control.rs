@@ -72,6 +72,13 @@ impl Engine {
                     message: format!("reload refused, the running configuration stays:\n{e}"),
                 },
             },
+            Request::Identity
+            | Request::Peers
+            | Request::PeerApprove { .. }
+            | Request::PeerRevoke { .. }
+            | Request::PeerConfigs => Response::Error {
+                message: "this node has no link (no link block in baton's file)".into(),
+            },
         }
     }
 
@@ -144,6 +151,7 @@ impl Engine {
             instances,
             groups,
             unknown_vrids: self.unknown.view(now),
+            link: Default::default(),
             tracks: self
                 .track_state
                 .iter()
@@ -208,7 +216,7 @@ async fn serve_control(stream: tokio::net::UnixStream, tx: mpsc::UnboundedSender
     let mut lines = BufReader::new(read).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let resp = match serde_json::from_str::<Request>(&line) {
-            Ok(req) if req != Request::Status && !may_change => Response::Error {
+            Ok(req) if !req.is_read_only() && !may_change => Response::Error {
                 message: "only root may change baton's state".into(),
             },
             Ok(req) => {
