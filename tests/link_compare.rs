@@ -398,3 +398,47 @@ fn against_peer_at_a_baton_without_a_link_exits_3() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn the_summary_of_a_thousand_instances_fits_in_one_trusted_frame() {
+    // 1,000 instances, each with what makes a summary long: addresses, a route, auth,
+    // unicast peers, a tracked script. The link refuses a frame over its trusted limit,
+    // so a config this size must still be comparable.
+    let mut text = String::from(
+        "global_defs {\n    vrrp_version 2\n}\nvrrp_script chk_web {\n    script \"/bin/true\"\n    weight -20\n}\n",
+    );
+    for n in 0..1000u32 {
+        let (hi, lo) = (n / 250, n % 250 + 1);
+        text.push_str(&format!(
+            "vrrp_instance VI_{n} {{\n    interface eth0\n    virtual_router_id {}\n    priority 100\n    authentication {{\n        auth_type PASS\n        auth_pass pw{n}\n    }}\n    unicast_src_ip 10.1.{hi}.{lo}\n    unicast_peer {{\n        10.2.{hi}.{lo}\n        10.3.{hi}.{lo}\n    }}\n    virtual_ipaddress {{\n        10.10.{hi}.{lo}/24 dev eth0\n        10.11.{hi}.{lo}/24\n    }}\n    virtual_routes {{\n        10.20.{hi}.0/24 via 10.1.{hi}.254\n    }}\n    track_script {{\n        chk_web\n    }}\n}}\n",
+            n % 255 + 1
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.conf");
+    std::fs::write(&path, text).unwrap();
+    let config = config::load(&path, &LoadOptions::default()).unwrap().config;
+    let start = std::time::Instant::now();
+    let summary = compare::summarize(&config);
+    let summarized = start.elapsed();
+    let json = serde_json::to_vec(&summary).unwrap();
+    let start = std::time::Instant::now();
+    // The peer: the same, with its own source and ours among its peers.
+    let mut theirs = summary.clone();
+    for i in &mut theirs.instances {
+        let ours = i.unicast_source.take().unwrap();
+        i.unicast_source = Some(i.unicast_peers[0].clone());
+        i.unicast_peers[0] = ours;
+        i.unicast_peers.sort();
+    }
+    let d = compare::compare(&summary, &theirs);
+    let compared = start.elapsed();
+    println!(
+        "1000 instances: summary {} bytes of JSON (limit {}), summarize {summarized:?}, compare {compared:?}",
+        json.len(),
+        baton::link::codec::LIMIT_TRUSTED
+    );
+    assert_eq!(summary.instances.len(), 1000);
+    assert!(d.is_empty());
+    assert!(json.len() < baton::link::codec::LIMIT_TRUSTED as usize);
+}

@@ -10,7 +10,7 @@
 
 mod summary;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -41,15 +41,12 @@ pub struct Difference {
 /// one instance the fields in a fixed order, so the same two configs always give the same
 /// list (the daemon logs a difference when it appears and again when it goes away).
 pub fn compare(ours: &ConfigSummary, theirs: &ConfigSummary) -> Vec<Difference> {
-    let names: BTreeSet<&str> = ours
-        .instances
-        .iter()
-        .chain(&theirs.instances)
-        .map(|i| i.name.as_str())
-        .collect();
+    let ours = by_name(ours);
+    let theirs = by_name(theirs);
+    let names: BTreeSet<&str> = ours.keys().chain(theirs.keys()).copied().collect();
     let mut out = Vec::new();
     for name in names {
-        match (find(ours, name), find(theirs, name)) {
+        match (ours.get(name), theirs.get(name)) {
             (Some(a), Some(b)) => compare_instance(a, b, &mut out),
             (a, _) => out.push(Difference {
                 instance: name.to_string(),
@@ -62,8 +59,13 @@ pub fn compare(ours: &ConfigSummary, theirs: &ConfigSummary) -> Vec<Difference> 
     out
 }
 
-fn find<'a>(s: &'a ConfigSummary, name: &str) -> Option<&'a InstanceConfigSummary> {
-    s.instances.iter().find(|i| i.name == name)
+/// A peer's summary may repeat a name (it is not ours to trust); the first one counts.
+fn by_name(s: &ConfigSummary) -> BTreeMap<&str, &InstanceConfigSummary> {
+    let mut map = BTreeMap::new();
+    for i in &s.instances {
+        map.entry(i.name.as_str()).or_insert(i);
+    }
+    map
 }
 
 fn present(yes: bool) -> String {

@@ -230,7 +230,7 @@ fn prefix_text(p: &Prefix) -> String {
 }
 
 /// An address as `ip address add` would take it: `10.0.0.100/24 dev eth0 label eth0:1`.
-pub(super) fn address_text(a: &VirtualAddress) -> String {
+fn address_text(a: &VirtualAddress) -> String {
     let mut s = format!("{}/{}", a.address, a.prefix_len);
     if let Some(b) = a.brd {
         let _ = write!(s, " brd {b}");
