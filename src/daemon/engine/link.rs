@@ -251,18 +251,11 @@ impl Engine {
             })
             .collect();
         let mut config = self.link.summary.clone();
-        for s in &mut config.instances {
-            if s.unicast_source.is_none()
-                && let Some(i) = self.plan.position(&s.name)
-                && self.plan.instances.get(i).is_some_and(|p| p.is_unicast())
-            {
-                s.unicast_source = self
-                    .rt
-                    .get(i)
-                    .and_then(|rt| rt.primary)
-                    .map(|a| a.to_string());
-            }
-        }
+        compare::fill_unicast_sources(&mut config, |name| {
+            let i = self.plan.position(name)?;
+            let unicast = self.plan.instances.get(i)?.is_unicast();
+            self.rt.get(i).and_then(|rt| rt.primary).filter(|_| unicast)
+        });
         LocalView {
             status: message::Status {
                 baton_version: env!("CARGO_PKG_VERSION").to_string(),
