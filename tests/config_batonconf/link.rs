@@ -297,8 +297,17 @@ fn without_listen_the_instances_unicast_src_ip_is_where_the_link_listens() {
     assert_eq!(
         m,
         "link: no listen address: add `listen ADDRESS` (without it baton listens on the \
-         instances' unicast_src_ip, and no vrrp_instance has one)"
+         instances' unicast_src_ip, and no vrrp_instance has one, nor an mcast_src_ip)"
     );
+    // An mcast_src_ip is where a multicast instance's link listens.
+    let mcast = KCONF.replacen(
+        "priority 100\n",
+        "priority 100\n    mcast_src_ip 10.0.0.9\n",
+        1,
+    );
+    let (link, d) = link_of(&mcast, "link {\n}\n");
+    assert!(d.is_empty(), "{d:#?}");
+    assert!(link.is_some());
     // An instance's unicast_src_ip is enough ...
     let (link, d) = link_of(&kconf_unicast(), "link {\n  peer 10.0.0.2\n}\n");
     assert!(d.is_empty(), "{d:#?}");

@@ -42,8 +42,9 @@ pub const LINK_STATEMENTS: &[LinkStatement] = &[
         repeatable: true,
         doc: "An address of this node, IPv4 or IPv6, on which the link accepts \
               connections from its peers. Give one listen per address. Without listen, \
-              baton listens on every unicast_src_ip of keepalived.conf's instances; if no \
-              instance has one, listen is required.",
+              baton listens on the unicast_src_ip of each of keepalived.conf's instances \
+              (the mcast_src_ip of an instance without one); if no instance has either, \
+              listen is required.",
         read: read_listen,
     },
     LinkStatement {
@@ -235,7 +236,9 @@ fn check_timers(r: &mut Reader, l: &Link) {
 }
 
 /// The checks that need keepalived.conf: without `listen`, the link listens on the
-/// instances' `unicast_src_ip`, so there must be one, and no peer may be one of them.
+/// instances' source addresses, so there must be one, and no peer may be one of them.
+/// An instance's source is its `unicast_src_ip`, else its `mcast_src_ip`, as the link's
+/// driver takes it: `baton check` must not refuse what `baton run` would run.
 pub fn check_link(refs: &Refs, config: &Config, diags: &mut Vec<Diagnostic>) {
     let (Some(refs), Some(conf)) = (&refs.link, &config.baton.link) else {
         return;
@@ -243,25 +246,32 @@ pub fn check_link(refs: &Refs, config: &Config, diags: &mut Vec<Diagnostic>) {
     if !conf.listen.is_empty() || refs.listen_written {
         return;
     }
-    let own: Vec<(IpAddr, &str)> = config
+    let own: Vec<(IpAddr, &str, &str)> = config
         .instances
         .iter()
-        .filter_map(|i| i.unicast_src_ip.map(|a| (a, i.name.as_str())))
+        .filter_map(|i| {
+            let (src, kw) = match (i.unicast_src_ip, i.mcast_src_ip) {
+                (Some(a), _) => (a, "unicast_src_ip"),
+                (None, Some(a)) => (a, "mcast_src_ip"),
+                (None, None) => return None,
+            };
+            Some((src, kw, i.name.as_str()))
+        })
         .collect();
     if own.is_empty() {
         diags.push(Diagnostic::error(
             &refs.at,
             "link: no listen address: add `listen ADDRESS` (without it baton listens on the \
-             instances' unicast_src_ip, and no vrrp_instance has one)",
+             instances' unicast_src_ip, and no vrrp_instance has one, nor an mcast_src_ip)",
         ));
         return;
     }
     for (addr, loc) in &refs.peers {
-        if let Some((_, name)) = own.iter().find(|(a, _)| a == addr) {
+        if let Some((_, kw, name)) = own.iter().find(|(a, _, _)| a == addr) {
             diags.push(Diagnostic::error(
                 loc,
                 format!(
-                    "peer {addr} is this node's own address: it is the unicast_src_ip of \
+                    "peer {addr} is this node's own address: it is the {kw} of \
                      vrrp_instance {name}, where the link listens without `listen`"
                 ),
             ));
