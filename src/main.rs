@@ -6,15 +6,16 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod cli;
 mod demo;
 
 use baton::config::{self, LoadOptions};
-use baton::control::{self, Request, Response};
+use baton::control::{self, Request};
 use baton::daemon;
+use cli::{SocketArg, baton_conf, fail};
 
 const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
 
@@ -53,6 +54,18 @@ enum Command {
     Reload {
         #[command(flatten)]
         socket: SocketArg,
+    },
+    /// Print this node's link identity (its fingerprint, for the other node to approve).
+    ///
+    /// The first line is `SHA256 AB:CD:...`, the same digits `openssl x509 -noout
+    /// -fingerprint -sha256 -in STATE_DIR/identity.crt` prints; then the node id, the state
+    /// directory and the addresses the link listens on. Asked of the running baton; when
+    /// none answers, or with --state-dir, read from the state directory.
+    Identity(cli::link::IdentityArgs),
+    /// List the link's peers, approve a peer's key, or revoke it.
+    Peer {
+        #[command(subcommand)]
+        command: cli::link::PeerCommand,
     },
     /// Show failover on this machine: builds network namespaces, runs baton nodes in them,
     /// kills the master, fails a check, brings it back, and prints a timeline (as root).
@@ -105,13 +118,6 @@ struct CheckArgs {
     /// baton's own settings (default /etc/baton/baton.conf, read only if it exists).
     #[arg(long = "baton-conf", value_name = "FILE")]
     baton_conf: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-struct SocketArg {
-    /// Control socket of the running baton.
-    #[arg(long, default_value = control::DEFAULT_SOCKET)]
-    socket: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -175,26 +181,28 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Run(args)) => run(args),
         Some(Command::Check(args)) => check(args),
-        Some(Command::Status { socket, json }) => status(&socket.socket, json),
-        Some(Command::Promote(a)) => operator(
+        Some(Command::Status { socket, json }) => cli::status(&socket.socket, json),
+        Some(Command::Promote(a)) => cli::operator(
             &a.socket.socket,
             Request::Promote {
                 instance: a.instance,
             },
         ),
-        Some(Command::Demote(a)) => operator(
+        Some(Command::Demote(a)) => cli::operator(
             &a.socket.socket,
             Request::Demote {
                 instance: a.instance,
             },
         ),
-        Some(Command::Release(a)) => operator(
+        Some(Command::Release(a)) => cli::operator(
             &a.socket.socket,
             Request::Release {
                 instance: a.instance,
             },
         ),
-        Some(Command::Reload { socket }) => operator(&socket.socket, Request::Reload),
+        Some(Command::Reload { socket }) => cli::operator(&socket.socket, Request::Reload),
+        Some(Command::Identity(args)) => cli::link::identity(args),
+        Some(Command::Peer { command }) => cli::link::peer(command),
         Some(Command::Demo(args)) => demo(args),
         Some(Command::Generate { man, completions }) => generate(man, completions),
         None => keepalived_style(cli.keepalived),
@@ -274,16 +282,6 @@ fn check(args: CheckArgs) -> ExitCode {
     }
 }
 
-/// The baton file to read: the one given, or the default when it exists. A missing default
-/// means no file (every setting at its default, as before the file existed); a missing
-/// file given on the command line is left to the loader, which reports it as an error.
-fn baton_conf(given: Option<PathBuf>) -> Option<PathBuf> {
-    given.or_else(|| {
-        let default = PathBuf::from(config::baton::DEFAULT_BATON_CONF);
-        default.exists().then_some(default)
-    })
-}
-
 fn demo(args: DemoArgs) -> ExitCode {
     match demo::run(args.advert_int) {
         Ok(()) => ExitCode::SUCCESS,
@@ -337,57 +335,4 @@ fn generate(man: Option<PathBuf>, completions: Option<PathBuf>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
-}
-
-fn status(socket: &std::path::Path, json: bool) -> ExitCode {
-    match control::request(socket, &Request::Status, Duration::from_secs(5)) {
-        Ok(Response::Status(s)) if json => match serde_json::to_string_pretty(&s) {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e),
-        },
-        Ok(Response::Status(s)) => {
-            print!("{}", control::render(&s));
-            ExitCode::SUCCESS
-        }
-        Ok(other) => answer(other),
-        Err(e) => {
-            eprintln!("baton: {e}");
-            ExitCode::from(3)
-        }
-    }
-}
-
-fn operator(socket: &std::path::Path, req: Request) -> ExitCode {
-    match control::request(socket, &req, Duration::from_secs(5)) {
-        Ok(resp) => answer(resp),
-        Err(e) => {
-            eprintln!("baton: {e}");
-            ExitCode::from(3)
-        }
-    }
-}
-
-fn answer(resp: Response) -> ExitCode {
-    match resp {
-        Response::Ok { message } => {
-            println!("{message}");
-            ExitCode::SUCCESS
-        }
-        Response::Error { message } => {
-            eprintln!("baton: {message}");
-            ExitCode::FAILURE
-        }
-        Response::Status(_)
-        | Response::Identity(_)
-        | Response::Peers { .. }
-        | Response::PeerConfigs { .. } => ExitCode::SUCCESS,
-    }
-}
-
-fn fail(e: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("baton: {e}");
-    ExitCode::FAILURE
 }

@@ -1,0 +1,285 @@
+//! `baton identity` and `baton peer ...` as a user runs them: the fingerprint against
+//! openssl's, plain failures, and exit codes. Where a running baton is needed, a
+//! stand-in listens on a real control socket in a temporary directory and answers with
+//! the daemon's own response types, recording what the command sent.
+#![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::thread::JoinHandle;
+
+use baton::control::{IdentityView, PeerListEntry, Request, Response};
+use baton::link::identity::Identity;
+
+fn baton(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(args)
+        .output()
+        .expect("run baton")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// What `openssl x509 -noout -fingerprint -sha256` prints after `=`.
+fn openssl_fingerprint(cert: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(cert)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    line.trim_end()
+        .split_once('=')
+        .map(|(_, fp)| fp.to_string())
+        .unwrap_or_else(|| panic!("openssl printed {line:?}"))
+}
+
+#[test]
+fn offline_identity_is_the_fingerprint_openssl_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    let (id, _) = Identity::load_or_create(&dir).unwrap();
+
+    let out = baton(&["identity", "--state-dir", s(&dir)]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    let expected = openssl_fingerprint(&dir.join("identity.crt"));
+    assert_eq!(expected.len(), 95, "{expected}");
+    assert_eq!(lines[0], format!("SHA256 {expected}"), "{stdout}");
+    assert_eq!(lines[1], format!("node id    {}", id.node_id()), "{stdout}");
+    assert_eq!(
+        lines[2],
+        format!("state dir  {}", dir.display()),
+        "{stdout}"
+    );
+
+    let out = baton(&["identity", "--state-dir", s(&dir), "--json"]);
+    let view: IdentityView = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(view.fingerprint, expected);
+    assert_eq!(view.node_id, id.node_id().to_string());
+    assert!(view.listen.is_empty());
+}
+
+#[test]
+fn no_identity_yet_fails_plainly_and_makes_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    for dir in [tmp.path().to_path_buf(), tmp.path().join("missing")] {
+        let out = baton(&["identity", "--state-dir", s(&dir)]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(text(&out.stdout), "");
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "baton: no identity in {} yet: it is made when baton starts with a link block\n",
+                dir.display()
+            )
+        );
+    }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_half_identity_is_reported_with_its_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    Identity::load_or_create(&dir).unwrap();
+    std::fs::remove_file(dir.join("identity.crt")).unwrap();
+    let out = baton(&["identity", "--state-dir", s(&dir)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("baton: "), "{err}");
+    assert!(err.contains("identity.crt"), "{err}");
+    assert!(!dir.join("identity.crt").exists());
+}
+
+#[test]
+fn peer_commands_exit_3_when_no_baton_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("baton.sock");
+    let fp = "ab".repeat(32);
+    for args in [
+        vec!["peer", "approve", &fp, "--socket", s(&sock)],
+        vec!["peer", "revoke", &fp, "--socket", s(&sock)],
+        vec!["peer", "list", "--socket", s(&sock)],
+    ] {
+        let out = baton(&args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.starts_with(&format!("baton: cannot reach baton at {}", sock.display())),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_fingerprint_that_is_none_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("baton.sock");
+    let out = baton(&["peer", "approve", "AB:CD", "--socket", s(&sock)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("a fingerprint is 64 hex digits"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A control socket that answers each connection with the next of `answers` and hands
+/// back the requests it got.
+struct StandIn {
+    socket: PathBuf,
+    thread: Option<JoinHandle<Vec<Request>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl StandIn {
+    fn new(answers: Vec<Response>) -> StandIn {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("baton.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        let thread = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            for answer in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut line = String::new();
+                BufReader::new(&stream).read_line(&mut line).unwrap();
+                got.push(serde_json::from_str(&line).unwrap());
+                let mut reply = serde_json::to_vec(&answer).unwrap();
+                reply.push(b'\n');
+                (&stream).write_all(&reply).unwrap();
+            }
+            got
+        });
+        StandIn {
+            socket,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    fn path(&self) -> &str {
+        s(&self.socket)
+    }
+
+    fn requests(mut self) -> Vec<Request> {
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+const FP: &str = "9C:13:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:8D";
+
+#[test]
+fn approve_and_revoke_send_the_canonical_fingerprint_and_print_the_answer() {
+    let daemon = StandIn::new(vec![
+        Response::Ok {
+            message: "approved 9C:13:...:8D".into(),
+        },
+        Response::Error {
+            message: "9C:13:...:8D is trusted in baton's file; edit it and reload".into(),
+        },
+    ]);
+    // As a user pastes it from openssl: prefix, lower case.
+    let pasted = format!("sha256 Fingerprint={}", FP.to_lowercase());
+    let out = baton(&["peer", "approve", &pasted, "--socket", daemon.path()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "approved 9C:13:...:8D\n");
+    let out = baton(&[
+        "peer",
+        "revoke",
+        &FP.replace(':', ""),
+        "--socket",
+        daemon.path(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "baton: 9C:13:...:8D is trusted in baton's file; edit it and reload\n"
+    );
+    assert_eq!(
+        daemon.requests(),
+        vec![
+            Request::PeerApprove {
+                fingerprint: FP.into()
+            },
+            Request::PeerRevoke {
+                fingerprint: FP.into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn identity_and_peer_list_come_from_the_running_baton() {
+    let view = IdentityView {
+        fingerprint: FP.into(),
+        node_id: "0a1b2c3d4e5f6071".into(),
+        state_dir: "/var/lib/baton".into(),
+        listen: vec!["10.0.0.1:7411".into()],
+    };
+    let pending = PeerListEntry {
+        fingerprint: FP.into(),
+        trust: "pending".into(),
+        node_id: Some("5e3a9c0d11f2b477".into()),
+        address: Some("10.0.0.2".into()),
+        last_seen_ms_ago: Some(1_500),
+        approved_at: None,
+        linked: false,
+    };
+    let daemon = StandIn::new(vec![
+        Response::Identity(view.clone()),
+        Response::Peers {
+            peers: vec![pending.clone()],
+        },
+        Response::Peers {
+            peers: vec![pending.clone()],
+        },
+    ]);
+    let out = baton(&["identity", "--socket", daemon.path()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "SHA256 {FP}\nnode id    0a1b2c3d4e5f6071\nstate dir  /var/lib/baton\nlisten     10.0.0.1:7411\n"
+        )
+    );
+    let out = baton(&["peer", "list", "--socket", daemon.path()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "TRUST    NODE              ADDRESS   LAST SEEN  LINKED  FINGERPRINT\n\
+             pending  5e3a9c0d11f2b477  10.0.0.2  1.5s ago   no      {FP}\n"
+        )
+    );
+    let out = baton(&["peer", "list", "--json", "--socket", daemon.path()]);
+    let listed: Vec<PeerListEntry> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed, vec![pending]);
+    assert_eq!(
+        daemon.requests(),
+        vec![Request::Identity, Request::Peers, Request::Peers]
+    );
+}
+
+#[test]
+fn a_running_baton_without_a_link_says_so() {
+    let daemon = StandIn::new(vec![Response::Error {
+        message: "this node has no link (no link block in baton's file)".into(),
+    }]);
+    let out = baton(&["identity", "--socket", daemon.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "baton: this node has no link (no link block in baton's file)\n"
+    );
+}
