@@ -1,8 +1,12 @@
 //! `baton identity` and `baton peer ...` as a user runs them: the fingerprint against
 //! openssl's, plain failures, and exit codes. Where a running baton is needed, a
 //! stand-in listens on a real control socket in a temporary directory and answers with
-//! the daemon's own response types, recording what the command sent.
+//! the daemon's own response types, recording what the command sent; a real baton
+//! without a link (in a network namespace) checks the answers a node gives today.
 #![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
+
+mod common;
+mod e2e;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
@@ -10,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::thread::JoinHandle;
 
-use baton::control::{IdentityView, PeerListEntry, Request, Response};
+use baton::control::{IdentityView, PeerListEntry, Request, Response, Status};
 use baton::link::identity::Identity;
 
 fn baton(args: &[&str]) -> Output {
@@ -281,5 +285,95 @@ fn a_running_baton_without_a_link_says_so() {
     assert_eq!(
         text(&out.stderr),
         "baton: this node has no link (no link block in baton's file)\n"
+    );
+}
+
+#[test]
+fn status_shows_the_peers_beside_this_node() {
+    let stats = serde_json::to_value(baton::proto::Stats::default()).unwrap();
+    let status: Status = serde_json::from_value(serde_json::json!({
+        "router_id": "lb1", "config_file": "/etc/keepalived/keepalived.conf",
+        "config_digest": "abc", "pid": 42, "uptime_ms": 5000,
+        "instances": [{
+            "name": "VI_1", "state": "MASTER", "interface": "eth0", "vrid": 51,
+            "version": 3, "priority": 150, "effective_priority": 150, "master": "self",
+            "virtual_addresses": ["10.0.0.100/24"], "in_state_ms": 3000,
+            "last_reason": "x", "operator": null, "stats": stats
+        }],
+        "groups": [], "tracks": [],
+        "link": {
+            "fingerprint": FP, "node_id": "0a1b2c3d4e5f6071", "listen": ["10.0.0.1:7411"],
+            "peers": [{
+                "address": "10.0.0.2", "node_id": "5e3a9c0d11f2b477", "link": "up",
+                "link_since_ms_ago": 61000, "rtt_us": 1500, "last_heard_ms_ago": 200,
+                "status": {"baton_version": "0.1.0", "uptime_ms": 1, "instances": [{
+                    "name": "VI_1", "state": "BACKUP", "effective_priority": 100,
+                    "base_priority": 100, "last_reason": "x", "in_state_ms": 1}]},
+                "config": {"matches": false, "differences": [{"instance": "VI_1",
+                    "field": "advert_interval", "ours": "1s", "theirs": "2s"}]}
+            }, {
+                "address": "10.0.0.3", "link": "vrrp only",
+                "vrrp": [{"instance": "VI_1", "vrid": 51, "priority": 50,
+                    "last_advert_ms_ago": 800}]
+            }]
+        }
+    }))
+    .unwrap();
+    let daemon = StandIn::new(vec![Response::Status(Box::new(status))]);
+    let out = baton(&["status", "--socket", daemon.path()]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().skip(3).collect();
+    assert_eq!(
+        lines,
+        vec![
+            format!("link: node 0a1b2c3d4e5f6071  listen 10.0.0.1:7411  SHA256 {FP}").as_str(),
+            "PEER      NODE              LINK         RTT    LAST HEARD",
+            "10.0.0.2  5e3a9c0d11f2b477  up for 1m1s  1.5ms  200ms ago",
+            "10.0.0.3  -                 VRRP only    -      -",
+            "INSTANCE  THIS NODE   10.0.0.2    10.0.0.3",
+            "VI_1      MASTER 150  BACKUP 100  advert prio 50 (800ms ago)",
+            "config: differs from peer 10.0.0.2:",
+            "  VI_1 advert_interval: ours 1s, peer 2s",
+            "config: not compared with peer 10.0.0.3 (VRRP only: no link)",
+        ],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_node_without_a_link_answers_plainly() {
+    use e2e::{Cluster, Inst, conf};
+    let mut c = Cluster::new("cli_link_nolink", 1);
+    let a = Inst::new(150, "BACKUP").hooks(&c, "a");
+    c.start("a", 0, &conf("a", "", &[&a]));
+    c.d(0).wait_state("VI_1", "MASTER");
+    let sock = c.d(0).socket.clone();
+
+    let out = baton(&["status", "--socket", s(&sock)]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(stdout.lines().any(|l| l.starts_with("VI_1 ")), "{stdout}");
+    assert!(
+        !stdout.contains("link:") && !stdout.contains("PEER") && !stdout.contains("config:"),
+        "{stdout}"
+    );
+
+    // The daemon refuses; the command does not go looking in the state directory.
+    let out = baton(&["identity", "--socket", s(&sock)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("baton: ") && err.contains("no link"),
+        "{err}"
+    );
+
+    let out = baton(&["peer", "approve", FP, "--socket", s(&sock)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no link"),
+        "{}",
+        text(&out.stderr)
     );
 }
