@@ -1,4 +1,5 @@
-//! baton's command line: `run`, `check`, `status`, operator commands, and keepalived's
+//! baton's command line: `run`, `check`, `status`, operator commands, the link's
+//! `identity` and `peer` (handlers in [`cli`]), and keepalived's
 //! own flags so that `baton -f /etc/keepalived/keepalived.conf -n -l -D` works as a drop-in.
 //!
 //! Exit codes: 0 success; 1 the config has errors or the daemon failed; 2 usage errors
@@ -36,7 +37,7 @@ enum Command {
     Run(RunArgs),
     /// Check a configuration and report every problem with FILE:LINE:COL.
     Check(CheckArgs),
-    /// Show the state of every instance of a running baton.
+    /// Show the state of every instance of a running baton, and of its peers beside it.
     Status {
         #[command(flatten)]
         socket: SocketArg,
