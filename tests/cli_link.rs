@@ -330,7 +330,7 @@ fn status_shows_the_peers_beside_this_node() {
             format!("link: node 0a1b2c3d4e5f6071  listen 10.0.0.1:7411  SHA256 {FP}").as_str(),
             "PEER      NODE              LINK         RTT    LAST HEARD",
             "10.0.0.2  5e3a9c0d11f2b477  up for 1m1s  1.5ms  200ms ago",
-            "10.0.0.3  -                 VRRP only    -      -",
+            "10.0.0.3  -                 VRRP only    -      800ms ago",
             "INSTANCE  THIS NODE   10.0.0.2    10.0.0.3",
             "VI_1      MASTER 150  BACKUP 100  advert prio 50 (800ms ago)",
             "config: differs from peer 10.0.0.2:",

@@ -135,7 +135,7 @@ fn render_link(out: &mut String, status: &Status) {
         render_peers(out, &link.peers);
         render_trust_hints(out, &link.fingerprint, &link.peers);
         render_side_by_side(out, status);
-        render_configs(out, &link.peers);
+        render_configs(out, &link.peers, !link.fingerprint.is_empty());
     }
     for p in &link.peers {
         render_refused(out, &format!("peer {}", p.address), &p.refused);
@@ -151,7 +151,9 @@ fn render_peers(out: &mut String, peers: &[PeerView]) {
             p.node_id.clone().unwrap_or_else(|| "-".into()),
             link_state(p),
             p.rtt_us.map_or_else(|| "-".into(), human_us),
+            // A peer heard only through its adverts was last heard at its latest advert.
             p.last_heard_ms_ago
+                .or_else(|| p.vrrp.iter().map(|v| v.last_advert_ms_ago).min())
                 .map_or_else(|| "-".into(), |ms| format!("{} ago", human_ms(ms))),
         ]);
     }
@@ -270,8 +272,9 @@ fn peer_instance(i: &PeerInstance) -> String {
     format!("{state} {}", prio(i.effective_priority, i.base_priority))
 }
 
-/// `config: match (peer A)`, or each differing field with both values.
-fn render_configs(out: &mut String, peers: &[PeerView]) {
+/// `config: match (peer A)`, or each differing field with both values. Without a link
+/// of our own nothing is ever compared, which the `link: none` line already says.
+fn render_configs(out: &mut String, peers: &[PeerView], has_link: bool) {
     for p in peers {
         match &p.config {
             Some(c) if c.differences.is_empty() => {
@@ -287,6 +290,7 @@ fn render_configs(out: &mut String, peers: &[PeerView]) {
                     );
                 }
             }
+            None if !has_link => {}
             None if p.link == "vrrp only" => {
                 let _ = writeln!(
                     out,

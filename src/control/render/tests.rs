@@ -177,14 +177,12 @@ fn a_matching_config_and_link_states_read_plainly() {
     let mut down = peer("10.0.0.4", "down");
     down.link_since_ms_ago = Some(12_000);
     let text = render(&node(LinkView {
+        fingerprint: FP_A.into(),
         peers: vec![up, down],
         ..LinkView::default()
     }));
     let lines = link_part(&text);
-    assert_eq!(
-        lines[0],
-        "link: none (no link block in baton's file); peers as their adverts show them"
-    );
+    assert_eq!(lines[0], format!("link: node -  listen -  SHA256 {FP_A}"));
     assert!(
         lines.contains(&"10.0.0.4  -     down since 12.0s ago  -    -"),
         "{text}"
@@ -196,6 +194,34 @@ fn a_matching_config_and_link_states_read_plainly() {
     );
     // No peer reports anything: no side-by-side rows of dashes.
     assert!(!text.contains("THIS NODE"), "{text}");
+}
+
+/// A pair without a link block: the other node shows only as its adverts tell.
+#[test]
+fn without_a_link_the_master_shows_as_its_adverts_tell() {
+    let mut master = peer("10.0.0.1", "vrrp only");
+    master.vrrp = vec![VrrpSeen {
+        instance: "VI_1".into(),
+        vrid: 51,
+        priority: 200,
+        last_advert_ms_ago: 400,
+    }];
+    let text = render(&node(LinkView {
+        peers: vec![master],
+        ..LinkView::default()
+    }));
+    assert_eq!(
+        link_part(&text),
+        vec![
+            "link: none (no link block in baton's file); peers as their adverts show them",
+            "PEER      NODE  LINK       RTT  LAST HEARD",
+            "10.0.0.1  -     VRRP only  -    400ms ago",
+            "INSTANCE  THIS NODE      10.0.0.1",
+            "VI_1      MASTER 150     advert prio 200 (400ms ago)",
+            "VI_2      BACKUP 90/100  -",
+        ],
+        "{text}"
+    );
 }
 
 #[test]
