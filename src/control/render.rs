@@ -276,12 +276,18 @@ fn peer_instance(i: &PeerInstance) -> String {
 /// of our own nothing is ever compared, which the `link: none` line already says.
 fn render_configs(out: &mut String, peers: &[PeerView], has_link: bool) {
     for p in peers {
+        // The comparison outlives the link that carried it; say that it may be stale.
+        let stale = if p.link == "up" {
+            ""
+        } else {
+            ", when last linked"
+        };
         match &p.config {
             Some(c) if c.differences.is_empty() => {
-                let _ = writeln!(out, "config: match (peer {})", p.address);
+                let _ = writeln!(out, "config: match (peer {}{stale})", p.address);
             }
             Some(c) => {
-                let _ = writeln!(out, "config: differs from peer {}:", p.address);
+                let _ = writeln!(out, "config: differs from peer {}{stale}:", p.address);
                 for d in &c.differences {
                     let _ = writeln!(
                         out,

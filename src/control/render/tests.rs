@@ -176,9 +176,14 @@ fn a_matching_config_and_link_states_read_plainly() {
     });
     let mut down = peer("10.0.0.4", "down");
     down.link_since_ms_ago = Some(12_000);
+    let mut revoked = peer("10.0.0.5", "down");
+    revoked.config = Some(ConfigCompare {
+        matches: true,
+        differences: vec![],
+    });
     let text = render(&node(LinkView {
         fingerprint: FP_A.into(),
-        peers: vec![up, down],
+        peers: vec![up, down, revoked],
         ..LinkView::default()
     }));
     let lines = link_part(&text);
@@ -188,6 +193,10 @@ fn a_matching_config_and_link_states_read_plainly() {
         "{text}"
     );
     assert!(lines.contains(&"config: match (peer 10.0.0.2)"), "{text}");
+    assert!(
+        lines.contains(&"config: match (peer 10.0.0.5, when last linked)"),
+        "{text}"
+    );
     assert!(
         lines.contains(&"config: not compared with peer 10.0.0.4 yet (down since 12.0s ago)"),
         "{text}"
