@@ -79,7 +79,14 @@ pub fn identity(args: IdentityArgs) -> ExitCode {
     match control::request(socket, &Request::Identity, TIMEOUT) {
         Ok(Response::Identity(view)) => print_identity(&view, args.json),
         Ok(other) => answer(other),
-        Err(ClientError::Connect { .. }) => {
+        // No socket, or one left behind by a baton that is gone. A socket that refuses
+        // us (permissions) is a running baton: say so rather than read stale files.
+        Err(ClientError::Connect { source, .. })
+            if matches!(
+                source.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
             eprintln!(
                 "baton: no baton answers at {}; reading the state directory",
                 socket.display()
