@@ -170,7 +170,9 @@ fn offline(dir: &Path, json: bool) -> ExitCode {
         Ok(id) => print_identity(
             &IdentityView {
                 fingerprint: id.fingerprint().to_string(),
-                node_id: id.node_id().to_string(),
+                // A running node names itself by its router_id, which only
+                // keepalived.conf knows; the key alone does not say it.
+                node_id: String::new(),
                 state_dir: dir.display().to_string(),
                 listen: Vec::new(),
             },
