@@ -21,22 +21,32 @@
 //! - when the master crashes or stops on a quiet network, another node is master within
 //!   Master_Down_Interval after the last advert it sent arrived.
 //!
-//! `BATON_SIM_CASES=N` runs N schedules (default 2000); `BATON_SIM_SEED=S` runs one
-//! schedule with a trace.
+//! Every fourth schedule runs twice: without the baton-to-baton link, then with it
+//! (`sim/link.rs`: a session pair between each two nodes over a stream with its own
+//! delay, stalls, partitions and resets). The link reads the nodes' states and gives them
+//! nothing, so the second run's VRRP trace (every action of every node, with its time)
+//! must equal the first's; the link's own invariants are listed in `sim/link.rs`.
+//!
+//! `BATON_SIM_CASES=N` runs N schedules (default 2000); `BATON_SIM_LINK_EVERY=K` runs
+//! every K-th with the link (default 4); `BATON_SIM_SEED=S` runs one schedule, with the
+//! link, and a trace; `BATON_SIM_STATS=1` prints what the schedules exercised.
 
 #[path = "sim/chaos.rs"]
 mod chaos;
 #[path = "sim/checks.rs"]
 mod checks;
+#[path = "sim/link.rs"]
+mod link;
 #[path = "sim/scenario.rs"]
 mod scenario;
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use baton::proto::{Input, InstanceConfig, InstanceId, Node, State, TrackStatus};
+use baton::proto::{Action, Input, InstanceConfig, InstanceId, Node, State, TrackStatus};
 use baton::wire::Advert;
 
 use chaos::Chaos;
@@ -128,6 +138,13 @@ struct Sim<'a> {
     verbose: bool,
     steps: u64,
     cov: Coverage,
+    /// The link between the nodes, when this run has one.
+    link: Option<link::LinkSim>,
+    /// Nodes that did something since their status was last given to the link.
+    dirty: Vec<bool>,
+    /// A hash of every action every node asked for, with its time: the VRRP trace.
+    trace: u64,
+    trace_buf: String,
 }
 
 /// What the schedules exercised, so a quiet run can be told from a toothless one
@@ -169,7 +186,7 @@ fn skew(priority: u8, interval: Duration) -> Duration {
 }
 
 impl<'a> Sim<'a> {
-    fn new(seed: u64, sc: &'a Scenario, rng: Rng, verbose: bool) -> Sim<'a> {
+    fn new(seed: u64, sc: &'a Scenario, rng: Rng, verbose: bool, with_link: bool) -> Sim<'a> {
         let t0 = Instant::now();
         let n = sc.cfgs.len();
         let k = sc.cfgs[0].len();
@@ -180,7 +197,6 @@ impl<'a> Sim<'a> {
             + sc.preempt_delay_max
             + quiet_delay * 4
             + sc.interval_max;
-        let _ = seed;
         Sim {
             rng,
             sc,
@@ -216,7 +232,37 @@ impl<'a> Sim<'a> {
                 group_schedules: u64::from(!sc.groups.is_empty()),
                 ..Coverage::default()
             },
+            link: with_link.then(|| link::LinkSim::new(seed, n, t0, verbose)),
+            dirty: vec![false; n],
+            trace: 0xcbf2_9ce4_8422_2325,
+            trace_buf: String::new(),
         }
+    }
+
+    /// Folds one action into the trace (FNV-1a over its time, node and debug form).
+    fn trace_action(&mut self, n: usize, action: &Action) {
+        self.trace_buf.clear();
+        let at = (self.now - self.t0).as_nanos();
+        let _ = write!(self.trace_buf, "{at} {n} {action:?}");
+        for b in self.trace_buf.bytes() {
+            self.trace = (self.trace ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// Gives the link the status of every node that did something.
+    fn feed_link(&mut self) -> Result<(), String> {
+        let Some(link) = self.link.as_mut() else {
+            return Ok(());
+        };
+        for n in 0..self.nodes.len() {
+            if !std::mem::take(&mut self.dirty[n]) {
+                continue;
+            }
+            if let Some(node) = &self.nodes[n].node {
+                link.set_status(self.now, n, link::status_of(node, &self.nodes[n].cfgs))?;
+            }
+        }
+        Ok(())
     }
 
     fn push(&mut self, at: Instant, ev: Ev) {
@@ -280,15 +326,30 @@ impl<'a> Sim<'a> {
         }
         self.push(last_start + self.settle + i * 2, Ev::PhaseEnd);
         let mut phases_left = phases;
+        if let Some(link) = self.link.as_mut() {
+            link.plan(self.now, self.settle + i * 2);
+        }
         loop {
-            self.steps += 1;
-            if self.steps > 300_000 {
-                return Err("schedule did not finish (event storm?)".into());
-            }
             let timer = (0..n)
                 .filter_map(|m| Some((self.nodes[m].node.as_ref()?.next_deadline()?, m)))
                 .min();
             let event_at = self.queue.peek().map(|q| q.at);
+            // The link runs between VRRP's steps, on its own time, and touches none of
+            // VRRP's state: not `now`, not the step count, not the checks.
+            let vrrp_at = [timer.map(|(t, _)| t), event_at]
+                .into_iter()
+                .flatten()
+                .min();
+            if let (Some(link), Some(vrrp_at)) = (self.link.as_mut(), vrrp_at)
+                && let Some(t) = link.next_time().filter(|t| *t < vrrp_at)
+            {
+                link.step(t)?;
+                continue;
+            }
+            self.steps += 1;
+            if self.steps > 300_000 {
+                return Err("schedule did not finish (event storm?)".into());
+            }
             let take_timer = match (timer, event_at) {
                 (Some((at, _)), Some(e)) => at <= e,
                 (Some(_), None) => true,
@@ -355,17 +416,32 @@ impl<'a> Sim<'a> {
                             }
                             phases_left -= 1;
                             self.plan_phase();
+                            if let Some(link) = self.link.as_mut() {
+                                link.plan(self.now, self.settle + i * 4);
+                            }
                         }
                     }
                 }
             }
             self.check_stable()?;
+            self.feed_link()?;
         }
-        Ok(())
+        match self.link.as_mut() {
+            Some(link) => link::finish(link),
+            None => Ok(()),
+        }
     }
 }
 
-fn run_schedule(seed: u64, verbose: bool) -> Result<Coverage, String> {
+/// What one run of a schedule gives: its coverage, the hash of its VRRP trace, and the
+/// link's coverage when it had one.
+struct Run {
+    cov: Coverage,
+    trace: u64,
+    link: Option<link::LinkCoverage>,
+}
+
+fn run_schedule(seed: u64, verbose: bool, with_link: bool) -> Result<Run, String> {
     let mut rng = Rng(seed);
     let sc = scenario(&mut rng);
     let phases = 2 + rng.index(4);
@@ -393,10 +469,34 @@ fn run_schedule(seed: u64, verbose: bool) -> Result<Coverage, String> {
             }
         }
     }
-    let mut sim = Sim::new(seed, &sc, rng, verbose);
+    let mut sim = Sim::new(seed, &sc, rng, verbose, with_link);
     sim.run(phases)?;
-    Ok(sim.cov)
+    Ok(Run {
+        cov: sim.cov,
+        trace: sim.trace,
+        link: sim.link.map(|l| l.cov),
+    })
 }
+
+/// Runs a schedule without the link and, if `linked`, again with it: the link may do
+/// anything, the VRRP trace must be the same action for action, to the nanosecond.
+fn check_schedule(seed: u64, verbose: bool, linked: bool) -> Result<Run, String> {
+    let plain = run_schedule(seed, verbose && !linked, false)?;
+    if !linked {
+        return Ok(plain);
+    }
+    let with = run_schedule(seed, verbose, true)?;
+    if with.trace != plain.trace {
+        return Err("the link changed the VRRP trace".into());
+    }
+    Ok(Run {
+        link: with.link,
+        ..plain
+    })
+}
+
+/// How often a schedule also runs with the link (`BATON_SIM_LINK_EVERY` overrides).
+const LINK_EVERY: u64 = 4;
 
 fn seed_of(case: u64) -> u64 {
     let mut r = Rng(case ^ 0xba70_0000_0000_0000);
@@ -406,11 +506,12 @@ fn seed_of(case: u64) -> u64 {
 #[test]
 fn simulation() {
     let started = Instant::now();
+    let env = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
     if let Ok(seed) = std::env::var("BATON_SIM_SEED") {
         let seed: u64 = seed.parse().expect("BATON_SIM_SEED must be a number");
-        let result = run_schedule(seed, true);
+        let result = check_schedule(seed, true, true);
         println!(
-            "simulation: 1 schedules, {} violations, {:.1} s",
+            "simulation: 1 schedules (1 with the link), {} violations, {:.1} s",
             u8::from(result.is_err()),
             started.elapsed().as_secs_f64()
         );
@@ -419,16 +520,21 @@ fn simulation() {
         }
         return;
     }
-    let cases: u64 = std::env::var("BATON_SIM_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
+    let cases = env("BATON_SIM_CASES").unwrap_or(2000);
+    // Every LINK_EVERY-th schedule runs twice, without and with the link.
+    let link_every = env("BATON_SIM_LINK_EVERY").unwrap_or(LINK_EVERY).max(1);
     let mut failures = Vec::new();
     let mut cov = Coverage::default();
+    let mut link_cov = link::LinkCoverage::default();
     for case in 0..cases {
         let seed = seed_of(case);
-        match run_schedule(seed, false) {
-            Ok(c) => cov.add(c),
+        match check_schedule(seed, false, case % link_every == 0) {
+            Ok(run) => {
+                cov.add(run.cov);
+                if let Some(l) = &run.link {
+                    link_cov.add(l);
+                }
+            }
             Err(e) => {
                 if failures.len() < 10 {
                     println!("seed {seed}: {e}");
@@ -442,9 +548,11 @@ fn simulation() {
     }
     if std::env::var_os("BATON_SIM_STATS").is_some() {
         println!("coverage: {cov:?}");
+        println!("link coverage: {link_cov:?}");
     }
     println!(
-        "simulation: {cases} schedules, {} violations, {:.1} s",
+        "simulation: {cases} schedules ({} with the link), {} violations, {:.1} s",
+        link_cov.linked_schedules,
         failures.len(),
         started.elapsed().as_secs_f64()
     );

@@ -68,6 +68,9 @@ impl Sim<'_> {
             node.handle(self.now, InstanceId(i), Input::Startup);
         }
         sn.node = Some(node);
+        if let Some(link) = self.link.as_mut() {
+            link.node_up(self.now, n);
+        }
         self.drain(n)
     }
 
@@ -151,8 +154,11 @@ impl Sim<'_> {
                 self.schedule_takeover_checks(n, false);
                 let sn = &mut self.nodes[n];
                 // Power off: the box and its addresses are gone.
-                sn.node = None;
+                let was_up = sn.node.take().is_some();
                 sn.held.fill(false);
+                if let (true, Some(link)) = (was_up, self.link.as_mut()) {
+                    link.node_down(self.now, n, false)?;
+                }
             }
             Chaos::MasterLeaves { inst, graceful } => {
                 if let Some(n) = self.master_of(inst).first().copied() {
@@ -173,6 +179,9 @@ impl Sim<'_> {
                         return Err(format!("node {n} still holds addresses after shutdown"));
                     }
                     self.nodes[n].node = None;
+                    if let Some(link) = self.link.as_mut() {
+                        link.node_down(self.now, n, true)?;
+                    }
                 }
             }
             Chaos::Reprioritize {

@@ -21,6 +21,8 @@ impl Sim<'_> {
             if self.verbose {
                 println!("{:10.6} node {n}: {action:?}", self.t());
             }
+            self.trace_action(n, &action);
+            self.dirty[n] = true;
             match action {
                 Action::SendAdvert { instance, advert } => self.send(n, instance.0, advert),
                 Action::AddAddresses { instance } => {
