@@ -33,6 +33,9 @@ struct ConnEntry {
     up: bool,
     /// Whether we told it we trust the peer.
     trusted: bool,
+    /// Closed as the duplicate of another connection to the same peer: what it still
+    /// reports must not overwrite what the connection that stays reports.
+    superseded: bool,
 }
 
 pub(super) struct Hub {
@@ -275,6 +278,7 @@ impl Hub {
                         tx,
                         up: false,
                         trusted,
+                        superseded: false,
                     },
                 );
                 {
@@ -296,11 +300,13 @@ impl Hub {
                 let Some(c) = self.conns.remove(&id) else {
                     return;
                 };
-                let others_up = self.conns.values().any(|o| o.addr == c.addr && o.up);
+                // Another connection to the peer (the one that stays when this was a
+                // duplicate) speaks for the link now.
+                let others = (self.conns.values()).any(|o| o.addr == c.addr && !o.superseded);
                 let mut shared = self.shared.lock();
                 if let Some(p) = shared.peers.get_mut(&c.addr) {
                     p.open = p.open.saturating_sub(1);
-                    if !others_up && p.link != LinkState::Untrusted {
+                    if !others && p.link != LinkState::Untrusted {
                         let was_up = p.is_up();
                         p.set_link(LinkState::Down, now);
                         if was_up {
@@ -332,7 +338,8 @@ impl Hub {
         // The preferred direction first, then the newest.
         same.sort_by_key(|(i, dialed)| (*dialed != keep_dialed_by_us, std::cmp::Reverse(*i)));
         for (i, _) in same.into_iter().skip(1) {
-            if let Some(c) = self.conns.get(&i) {
+            if let Some(c) = self.conns.get_mut(&i) {
+                c.superseded = true;
                 let _ = c.tx.send(ToConn::Shutdown);
             }
         }
@@ -342,6 +349,9 @@ impl Hub {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
+        if c.superseded {
+            return;
+        }
         let addr = c.addr;
         match event {
             Event::PeerHello { hello, .. } => {
