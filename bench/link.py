@@ -6,7 +6,7 @@ does not wait on it.
   unlinked one, 1 and 200 instances, all four pairs at once;
 - start to linked: both nodes started at once, identities made earlier and trusted in
   baton.conf (`trust FP`); time until each shows the other `up` (control socket polled
-  every 5 ms);
+  every 10 ms);
 - crash (SIGKILL) and SIGTERM takeover of an unlinked pair, a linked pair, and a linked
   pair whose link port is dropped (nftables in both namespaces), with bench.py's
   measurement (`ip monitor` for the VIP on the backup).
