@@ -116,8 +116,8 @@ def linked(agents):
 
 def block(ns):
     rules = (f"table inet bench_block {{ chain i {{ type filter hook input priority 0; "
-             f"tcp dport {PORT} drop; tcp sport {PORT} drop; }} chain o {{ type filter hook "
-             f"output priority 0; tcp dport {PORT} drop; tcp sport {PORT} drop; }} }}")
+             f"tcp dport {PORT} drop; tcp sport {PORT} drop; }}; chain o {{ type filter hook "
+             f"output priority 0; tcp dport {PORT} drop; tcp sport {PORT} drop; }}; }}")
     sh("ip", "netns", "exec", ns, "nft", rules)
 
 
