@@ -2,7 +2,8 @@
 //! own flags so that `baton -f /etc/keepalived/keepalived.conf -n -l -D` works as a drop-in.
 //!
 //! Exit codes: 0 success; 1 the config has errors or the daemon failed; 2 usage errors
-//! (clap); 3 the control socket could not be reached.
+//! (clap); 3 the control socket could not be reached. `check --against-peer`: 1 the file
+//! differs from a linked peer's running config, 3 also when the daemon has no linked peer.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,6 +106,13 @@ struct CheckArgs {
     /// baton's own settings (default /etc/baton/baton.conf, read only if it exists).
     #[arg(long = "baton-conf", value_name = "FILE")]
     baton_conf: Option<PathBuf>,
+    /// Compare the file with the config each linked peer of the running baton runs
+    /// (exit 0: match, 1: a difference, 3: no daemon or no linked peer).
+    #[arg(long = "against-peer", conflicts_with = "dump")]
+    against_peer: bool,
+    /// Control socket of the running baton, for --against-peer.
+    #[arg(long, default_value = control::DEFAULT_SOCKET, requires = "against_peer")]
+    socket: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +217,8 @@ fn keepalived_style(k: KeepalivedFlags) -> ExitCode {
             dump: false,
             config_id: k.config_id,
             baton_conf: k.baton_conf,
+            against_peer: false,
+            socket: PathBuf::from(control::DEFAULT_SOCKET),
         });
     }
     run(RunArgs {
@@ -265,6 +275,9 @@ fn check(args: CheckArgs) -> ExitCode {
         baton_conf: baton_conf(args.baton_conf),
         ..LoadOptions::default()
     };
+    if args.against_peer {
+        return check_against_peer(&args.file, &opts, &args.socket);
+    }
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
     match config::check(&args.file, &opts, args.dump, &mut out, &mut err) {
@@ -272,6 +285,59 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(e) => fail(&e),
     }
+}
+
+/// `check --against-peer`: the file must load, then the running baton tells what its
+/// linked peers run, and [`baton::link::compare::against_peers`] says how they differ.
+fn check_against_peer(
+    file: &std::path::Path,
+    opts: &LoadOptions,
+    socket: &std::path::Path,
+) -> ExitCode {
+    use baton::link::compare::{self, PeerSummary};
+    let loaded = match config::load(file, opts) {
+        Ok(l) => l,
+        Err(failure) => {
+            eprintln!("{failure}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for d in &loaded.diagnostics {
+        eprintln!("{d}");
+    }
+    let reached = control::request(socket, &Request::PeerConfigs, Duration::from_secs(5));
+    let peers = match reached {
+        Ok(Response::PeerConfigs { peers }) => peers,
+        Ok(Response::Error { message }) => {
+            eprintln!("baton: not compared: the running baton says: {message}");
+            return ExitCode::from(compare::EXIT_NO_PEER);
+        }
+        Ok(_) => {
+            eprintln!("baton: not compared: the running baton gave no peer configs");
+            return ExitCode::from(compare::EXIT_NO_PEER);
+        }
+        Err(e) => {
+            eprintln!("baton: not compared: {e}");
+            return ExitCode::from(compare::EXIT_NO_PEER);
+        }
+    };
+    let peers: Vec<PeerSummary> = peers
+        .into_iter()
+        .map(|p| PeerSummary {
+            peer: match p.node_id {
+                Some(id) => format!("{id} {}", p.address),
+                None => p.address,
+            },
+            summary: p.summary,
+        })
+        .collect();
+    let report = compare::against_peers(&loaded.config, &peers);
+    if report.status == compare::EXIT_NO_PEER {
+        eprint!("{}", report.text);
+    } else {
+        print!("{}", report.text);
+    }
+    ExitCode::from(report.status)
 }
 
 /// The baton file to read: the one given, or the default when it exists. A missing default

@@ -1,6 +1,10 @@
 //! baton's own file as the loader reads it: each kind of mistake at its file:line:col,
-//! instance over global, include, and how it combines with keepalived.conf and YAML.
+//! instance over global, include, and how it combines with keepalived.conf and YAML; the
+//! link block in `link`.
 #![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
+
+#[path = "config_batonconf/link.rs"]
+mod link;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -54,13 +54,18 @@ pub const LINK_DEAD_AFTER_DEFAULT: Duration = Duration::from_secs(3);
 ///     listen 10.0.0.1                 # repeatable; default: the instances' unicast_src_ip
 ///     port 7411
 ///     peer 10.0.0.2                   # repeatable; default: the instances' unicast_peer
-///     peer 10.0.0.3 fingerprint AB:CD:...   # pinned: only this key, trusted without approval
+///     peer 10.0.0.3 port 7412 fingerprint AB:CD:...   # pinned: only this key, no approval
 ///     trust AB:CD:...                 # repeatable: trusted from any peer address
 ///     state_dir /var/lib/baton
 ///     heartbeat 1
 ///     dead_after 3
 /// }
 /// ```
+///
+/// The loader ([`batonconf`](super::batonconf)) guarantees what the driver relies on: every
+/// fingerprint here is in the canonical form of [`canonical_fingerprint`], no address is
+/// listed twice among `listen` or among `peers`, no peer is a listen address, `state_dir`
+/// is absolute, `heartbeat` is 0.1 to 60 s and `dead_after` longer than it (at most 600 s).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LinkConf {
@@ -123,6 +128,44 @@ impl LinkConf {
     pub fn dead_after(&self) -> Duration {
         self.dead_after.unwrap_or(LINK_DEAD_AFTER_DEFAULT)
     }
+}
+
+/// A fingerprint as users paste it into the canonical form baton stores and compares:
+/// 32 bytes as 64 upper-case hex digits in colon-separated pairs (`9C:13:...:8D`), which is
+/// what `openssl x509 -noout -fingerprint -sha256` prints after its `=`.
+///
+/// Accepted: any case, colons or none, surrounding blanks, and the prefixes `SHA256:`,
+/// `SHA256=`, `SHA256 ` (as `baton identity` prints it) and `sha256 Fingerprint=` (as openssl
+/// prints it). The error is a plain sentence for a diagnostic.
+pub fn canonical_fingerprint(text: &str) -> Result<String, String> {
+    let mut hex = text.trim();
+    // Longest first: "sha256 fingerprint=" also starts with "sha256 ".
+    for prefix in ["sha256 fingerprint=", "sha256:", "sha256=", "sha256 "] {
+        if let Some(head) = hex.get(..prefix.len()) {
+            if head.eq_ignore_ascii_case(prefix) {
+                hex = hex[prefix.len()..].trim_start();
+                break;
+            }
+        }
+    }
+    let mut digits = Vec::with_capacity(64);
+    for c in hex.chars().filter(|&c| c != ':') {
+        if !c.is_ascii_hexdigit() {
+            return Err(format!(
+                "'{text}' is not a fingerprint: '{c}' is not a hex digit"
+            ));
+        }
+        digits.push(c.to_ascii_uppercase());
+    }
+    if digits.len() != 64 {
+        return Err(format!(
+            "'{text}' is not a fingerprint: a SHA-256 fingerprint has 64 hex digits \
+             (32 bytes, colons optional), this has {}",
+            digits.len()
+        ));
+    }
+    let pairs: Vec<String> = digits.chunks(2).map(|p| p.iter().collect()).collect();
+    Ok(pairs.join(":"))
 }
 
 /// Settings that can be given globally and per instance. `None`: not written.

@@ -7,13 +7,20 @@
 //! an unknown keyword, a bad or out-of-range value, a repeated setting or block is an
 //! error at its `file:line:col`, since a typo in a safety setting must not be ignored.
 //!
-//! The top-level blocks are listed in [`BLOCKS`] and the settings of `global` and
-//! `instance` in [`SETTINGS`]; a new block or setting is one entry there (the man page
-//! baton.conf(5) is written from the same tables).
+//! The top-level blocks are listed in [`BLOCKS`], the settings of `global` and
+//! `instance` in [`SETTINGS`] and the statements of `link` in [`LINK_STATEMENTS`] (its
+//! reader is [`link`]'s); a new block or setting is one entry there (the man page
+//! baton.conf(5), written by [`man`], comes from the same tables).
+
+pub mod link;
+pub mod man;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+
+pub use link::{LINK_STATEMENTS, LinkRefs, LinkStatement, check_link};
+pub use man::write_man_page;
 
 use super::baton::{BatonConf, Settings};
 use super::build::secs_in_range;
@@ -27,6 +34,8 @@ use super::preproc;
 pub struct Refs {
     /// Each `instance NAME` with the location of NAME.
     pub instances: Vec<(String, Loc)>,
+    /// The `link` block, if there is one.
+    pub link: Option<LinkRefs>,
 }
 
 /// A top-level block of the file.
@@ -54,6 +63,16 @@ pub const BLOCKS: &[Block] = &[
               same setting under global. NAME must be an instance keepalived.conf defines. \
               At most one block per instance.",
         read: read_instance,
+    },
+    Block {
+        name: "link",
+        usage: "link { STATEMENT ... }",
+        doc: "The link between this baton node and its peers: a TCP connection of its \
+              own beside VRRP, authenticated by each node's key, over which the nodes \
+              share their status and compare their configurations. Without a link \
+              block there is no link: no listener, no identity, baton runs VRRP alone. \
+              Its statements are listed under LINK. At most one link block.",
+        read: link::read_link,
     },
 ];
 
@@ -152,6 +171,7 @@ pub fn read(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (BatonConf, Refs) {
         refs: Refs::default(),
         global_at: None,
         instance_at: BTreeMap::new(),
+        link_at: None,
     };
     let mut conf = BatonConf::default();
     for n in tree {
@@ -189,6 +209,7 @@ struct Reader<'d> {
     refs: Refs,
     global_at: Option<Loc>,
     instance_at: BTreeMap<String, Loc>,
+    link_at: Option<Loc>,
 }
 
 impl Reader<'_> {
@@ -324,101 +345,4 @@ fn read_instance(r: &mut Reader, n: &Node, conf: &mut BatonConf) {
     let mut s = Settings::default();
     r.settings(n, &mut s);
     conf.instances.insert(name.text.clone(), s);
-}
-
-const MAN_INTRO: &[&str] = &[
-    "baton reads keepalived.conf unchanged (see baton-keepalived.conf(5)). What keepalived.conf has no keyword for, baton reads from a file of its own, /etc/baton/baton.conf unless --baton-conf FILE names another. The file is optional: without it, every setting has the default shown below.",
-    "These settings are not in keepalived.conf because keepalived refuses any keyword it does not know (keepalived -t exits with an error), so a single baton keyword there would break a keepalived-side config check or a rollback to keepalived.",
-    "The syntax is that of keepalived.conf: statements and blocks, comments after ! or #, include, @ID conditional lines and $NAME definitions. Unlike keepalived.conf, this file is baton's own and is read strictly: an unknown block or setting, a bad or out-of-range value, a setting given twice in a block, a second global block, a second block for one instance, or an instance that keepalived.conf does not define is an error at its FILE:LINE:COL. baton check reports the problems of both files; baton run does not start, and a reload keeps the running configuration.",
-    "A setting under instance NAME applies to that instance and overrides the same setting under global; a setting written in neither place has its default. Hooks that belong to no instance (sync group and global notify hooks) use the global value.",
-];
-
-const MAN_EXAMPLE: &str = "global {
-    notify_timeout 60
-}
-instance VI_1 {
-    notify_timeout 5.5
-    unicast_accept_any_source yes
-}";
-
-/// Write baton.conf(5) in roff (man(7) macros) from [`BLOCKS`] and [`SETTINGS`].
-pub fn write_man_page(w: &mut dyn std::io::Write, version: &str) -> std::io::Result<()> {
-    use super::keywords::esc;
-    writeln!(
-        w,
-        ".TH BATON.CONF 5 \"\" \"baton {}\" \"File Formats\"",
-        esc(version)
-    )?;
-    writeln!(w, ".nh\n.ad l")?;
-    writeln!(w, ".SH NAME\nbaton.conf \\- baton's own settings")?;
-    writeln!(w, ".SH SYNOPSIS\n.B /etc/baton/baton.conf")?;
-    writeln!(w, ".SH DESCRIPTION")?;
-    for p in MAN_INTRO {
-        writeln!(w, ".PP\n{}", esc(p))?;
-    }
-    writeln!(w, ".SH BLOCKS")?;
-    for b in BLOCKS {
-        writeln!(w, ".TP\n.B {}\n{}", esc(b.usage), esc(b.doc))?;
-    }
-    writeln!(w, ".SH SETTINGS")?;
-    writeln!(
-        w,
-        "Durations are in seconds, decimals allowed (0.5); booleans are yes, no, true, false, on or off."
-    )?;
-    for s in SETTINGS {
-        let value = match s.kind {
-            Kind::Secs { min, max } => format!("SECONDS ({min} to {max})"),
-            Kind::Bool => "yes|no".to_string(),
-        };
-        writeln!(w, ".TP\n\\fB{}\\fR {}", esc(s.name), esc(&value))?;
-        writeln!(w, "{} Default: {}.", esc(s.doc), esc(s.default))?;
-    }
-    writeln!(w, ".SH EXAMPLE\n.EX\n{}\n.EE\n.PP", esc(MAN_EXAMPLE))?;
-    writeln!(
-        w,
-        "VI_1 gets a 5.5 second notify timeout and accepts adverts from any source; every other instance gets 60 seconds and, for unicast, adverts only from its peers; the obsolete-hook grace is 2 seconds everywhere."
-    )?;
-    writeln!(w, ".SH FILES")?;
-    writeln!(w, ".TP\n.B /etc/baton/baton.conf")?;
-    writeln!(
-        w,
-        "Read when it exists; shipped with every setting commented out."
-    )?;
-    writeln!(w, ".TP\n.B /etc/default/baton, /etc/sysconfig/baton")?;
-    writeln!(
-        w,
-        "BATON_ARGS for the service, where --baton-conf FILE goes."
-    )?;
-    writeln!(w, ".SH SEE ALSO")?;
-    writeln!(
-        w,
-        "\\fBbaton\\fR(8), \\fBbaton-keepalived.conf\\fR(5), \\fBkeepalived.conf\\fR(5)"
-    )?;
-    Ok(())
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn man_page_lists_every_block_and_setting_with_its_default() {
-        let mut page = Vec::new();
-        write_man_page(&mut page, "1.2.3").unwrap();
-        let page = String::from_utf8(page).unwrap();
-        assert!(page.starts_with(".TH BATON.CONF 5"), "{page}");
-        for b in BLOCKS {
-            assert!(page.contains(&format!(".B {}", b.usage)), "{}", b.name);
-        }
-        for s in SETTINGS {
-            let name = s.name.replace('-', "\\-");
-            assert!(page.contains(&format!("\\fB{name}\\fR")), "{}", s.name);
-            assert!(
-                page.contains(&format!("Default: {}.", s.default)),
-                "{}",
-                s.name
-            );
-        }
-    }
 }

@@ -5,7 +5,8 @@
 //! `$NAME` definitions, `~SEQ`/`~LST`) → [`parser`] (a tree of keyword blocks) →
 //! [`build`] (the typed [`model`]) → [`validate`] (cross-checks). baton's own file goes
 //! through the same lexer, preprocessor and parser into [`batonconf`], then its instance
-//! names are checked against keepalived.conf's. Every stage records problems as
+//! names are checked against keepalived.conf's, and its link block against the instances'
+//! unicast addresses. Every stage records problems as
 //! [`Diagnostic`]s and keeps going, so one run reports everything.
 //!
 //! This module depends on nothing else in the crate and does no async I/O;
@@ -163,6 +164,7 @@ pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnos
         if let Some(c) = config.as_mut() {
             batonconf::check_refs(&refs, &|name| c.instance(name).is_some(), &mut diags);
             c.baton = baton;
+            batonconf::check_link(&refs, c, &mut diags);
         }
     }
     if let Some(c) = &config {

@@ -22,6 +22,7 @@ mod addresses;
 mod control;
 mod install;
 mod interfaces;
+mod link;
 mod packets;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -64,6 +65,7 @@ enum Event {
     Hook(HookReport),
     Effect(effects::Report),
     Control(Request, oneshot::Sender<Response>),
+    Link(super::link::LinkReport),
 }
 
 /// Host-side facts about one instance, next to its protocol state in the node.
@@ -108,6 +110,8 @@ pub struct Engine {
     rp_filter_saved: Option<crate::net::vmac::RpFilterSaved>,
     /// `notify_priority_changes`.
     priority_watch: PriorityWatch,
+    /// The link to other baton nodes, when baton's file has a link block.
+    link: link::LinkSide,
 }
 
 impl Engine {
@@ -170,6 +174,7 @@ impl Engine {
             departed: HashMap::new(),
             rp_filter_saved: None,
             priority_watch: PriorityWatch::default(),
+            link: link::LinkSide::default(),
             netlink,
             plan: Plan::new(&config::Config::default()),
             opts,
@@ -186,6 +191,7 @@ impl Engine {
             })));
         }
         engine.startup_at = Some(now + engine.plan.startup_delay);
+        engine.start_link(&config)?;
         Ok(engine)
     }
 
@@ -207,6 +213,7 @@ impl Engine {
         let timer = PreciseTimer::start();
         loop {
             self.drain().await;
+            self.publish_link();
             let deadline = [self.node.next_deadline(), self.startup_at]
                 .into_iter()
                 .flatten()
@@ -314,6 +321,7 @@ impl Engine {
                     });
                 }
                 sd::status(&self.status_line());
+                self.link_dirty();
             }
             Action::GroupTransition { group, from, to } => {
                 let Some(name) = self.plan.groups.get(group).map(|g| g.name.clone()) else {
@@ -399,9 +407,15 @@ impl Engine {
                 self.track_state.insert(t.key.clone(), t.status);
                 self.node.track(now, &t.key, t.status);
                 self.report_priority_changes();
+                self.link_dirty();
             }
             Event::Net(ev) => self.on_net(now, ev).await,
-            Event::Hook(r) => log_hook(&r),
+            Event::Hook(r) => {
+                log_hook(&r);
+                self.note_hook(&r);
+            }
+            Event::Link(report) => self.on_link(report),
+            Event::Control(req, reply) if is_link_request(&req) => self.link_control(req, reply),
             Event::Effect(effects::Report::AddressesAdded { instance, took }) => {
                 debug!(%instance, micros = took.as_micros() as u64, "virtual addresses in place");
             }
@@ -429,6 +443,8 @@ impl Engine {
         let now = Instant::now();
         self.node.shutdown(now);
         self.drain().await;
+        // After priority 0 is on the wire: the peers hear the link close right after.
+        self.shutdown_link().await;
         if let Some(t) = self.tracker.take() {
             t.stop().await;
         }
@@ -453,6 +469,17 @@ impl Engine {
         }
         info!("baton stopped");
     }
+}
+
+fn is_link_request(req: &Request) -> bool {
+    matches!(
+        req,
+        Request::Identity
+            | Request::Peers
+            | Request::PeerApprove { .. }
+            | Request::PeerRevoke { .. }
+            | Request::PeerConfigs
+    )
 }
 
 /// Pumps values from a component's channel into the engine's channel.

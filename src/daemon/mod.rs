@@ -13,6 +13,7 @@
 
 pub mod effects;
 pub mod engine;
+pub mod link;
 pub mod plan;
 mod prio;
 mod reload;

@@ -72,12 +72,13 @@ impl Engine {
                     message: format!("reload refused, the running configuration stays:\n{e}"),
                 },
             },
+            // Answered by the link (see `Engine::link_control`).
             Request::Identity
             | Request::Peers
             | Request::PeerApprove { .. }
             | Request::PeerRevoke { .. }
             | Request::PeerConfigs => Response::Error {
-                message: "this node has no link (no link block in baton's file)".into(),
+                message: "not an engine request".into(),
             },
         }
     }
@@ -151,7 +152,7 @@ impl Engine {
             instances,
             groups,
             unknown_vrids: self.unknown.view(now),
-            link: Default::default(),
+            link: self.link_status(now),
             tracks: self
                 .track_state
                 .iter()

@@ -48,6 +48,7 @@ impl Engine {
         self.install(plan, now).await;
         self.drain().await;
         self.move_vmac_changes(vmacs_before);
+        self.reload_link(&loaded.config);
         info!(
             instances = self.plan.instances.len(),
             "configuration reloaded"

@@ -100,14 +100,17 @@ impl Engine {
             parsed = Advert::parse(&pkt.payload, pkt.src, p.mcast_group, p.checksum);
         }
         match parsed {
-            Ok(advert) => self.node.handle(
-                now,
-                id,
-                Input::Advert {
-                    from: pkt.src,
-                    advert,
-                },
-            ),
+            Ok(advert) => {
+                self.note_advert(now, i, pkt.src, advert.priority);
+                self.node.handle(
+                    now,
+                    id,
+                    Input::Advert {
+                        from: pkt.src,
+                        advert,
+                    },
+                )
+            }
             Err(e) => {
                 debug!(instance = %p.name, from = %pkt.src, error = %e, "advert dropped");
                 self.node.handle(now, id, Input::RxError(rx_error(&e)));

@@ -1,0 +1,174 @@
+//! baton.conf(5), written in roff (man(7) macros) from the loader's tables: [`BLOCKS`],
+//! [`SETTINGS`] and [`LINK_STATEMENTS`], so the page lists exactly what the loader reads.
+
+use std::io::{self, Write};
+
+use super::{BLOCKS, Kind, LINK_STATEMENTS, SETTINGS};
+use crate::config::keywords::esc;
+
+const MAN_INTRO: &[&str] = &[
+    "baton reads keepalived.conf unchanged (see baton-keepalived.conf(5)). What keepalived.conf has no keyword for, baton reads from a file of its own, /etc/baton/baton.conf unless --baton-conf FILE names another. The file is optional: without it, every setting has the default shown below and there is no link.",
+    "These settings are not in keepalived.conf because keepalived refuses any keyword it does not know (keepalived -t exits with an error), so a single baton keyword there would break a keepalived-side config check or a rollback to keepalived.",
+    "The syntax is that of keepalived.conf: statements and blocks, comments after ! or #, include, @ID conditional lines and $NAME definitions. Unlike keepalived.conf, this file is baton's own and is read strictly: an unknown block, setting or statement, a bad or out-of-range value, a setting given twice in a block, a second global or link block, a second block for one instance, an instance that keepalived.conf does not define, or an address or fingerprint listed twice in the link block is an error at its FILE:LINE:COL. baton check reports the problems of both files; baton run does not start, and a reload keeps the running configuration.",
+    "A setting under instance NAME applies to that instance and overrides the same setting under global; a setting written in neither place has its default. Hooks that belong to no instance (sync group and global notify hooks) use the global value.",
+];
+
+const LINK_INTRO: &[&str] = &[
+    "The statements of the link block. Addresses are IPv4 or IPv6 addresses of single nodes. A fingerprint FP is the SHA-256 of a node's certificate as baton identity prints it: 64 hex digits in any case, with or without colons, optionally after SHA256: or as openssl x509 -noout -fingerprint -sha256 prints it (sha256 Fingerprint=...); baton keeps and shows it as upper-case pairs joined by colons.",
+    "Two nodes are linked once each trusts the other's key: by baton peer approve FP on each node, or by the other's fingerprint written here (trust, or peer ... fingerprint). Until then a connection is held as pending and learns nothing of the node's status or configuration.",
+];
+
+const MAN_EXAMPLE: &str = "global {
+    notify_timeout 60
+}
+instance VI_1 {
+    notify_timeout 5.5
+    unicast_accept_any_source yes
+}";
+
+/// A pair of nodes, 192.168.10.1 (a) and 192.168.10.2 (b), with each other's keys.
+const PAIR_A: &str = "link {
+    listen 192.168.10.1
+    peer 192.168.10.2 fingerprint 34:60:BE:31:20:1E:69:FE:DA:A0:EE:E8:B9:99:7F:5C:7C:29:99:FD:AF:E5:93:25:3C:D6:54:AF:4D:FA:D7:14
+}";
+const PAIR_B: &str = "link {
+    listen 192.168.10.2
+    peer 192.168.10.1 fingerprint A5:4D:CA:18:25:30:BB:1D:6D:13:2C:DE:D6:23:7B:2E:D9:1E:3F:72:1F:CB:19:71:17:44:94:D6:49:3C:9D:5C
+}";
+
+/// Write baton.conf(5).
+pub fn write_man_page(w: &mut dyn Write, version: &str) -> io::Result<()> {
+    writeln!(
+        w,
+        ".TH BATON.CONF 5 \"\" \"baton {}\" \"File Formats\"",
+        esc(version)
+    )?;
+    writeln!(w, ".nh\n.ad l")?;
+    writeln!(w, ".SH NAME\nbaton.conf \\- baton's own settings")?;
+    writeln!(w, ".SH SYNOPSIS\n.B /etc/baton/baton.conf")?;
+    writeln!(w, ".SH DESCRIPTION")?;
+    for p in MAN_INTRO {
+        writeln!(w, ".PP\n{}", esc(p))?;
+    }
+    writeln!(w, ".SH BLOCKS")?;
+    for b in BLOCKS {
+        writeln!(w, ".TP\n.B {}\n{}", esc(b.usage), esc(b.doc))?;
+    }
+    writeln!(w, ".SH SETTINGS")?;
+    writeln!(
+        w,
+        "The settings of global and instance blocks. Durations are in seconds, decimals allowed (0.5); booleans are yes, no, true, false, on or off."
+    )?;
+    for s in SETTINGS {
+        let value = match s.kind {
+            Kind::Secs { min, max } => format!("SECONDS ({min} to {max})"),
+            Kind::Bool => "yes|no".to_string(),
+        };
+        writeln!(w, ".TP\n\\fB{}\\fR {}", esc(s.name), esc(&value))?;
+        writeln!(w, "{} Default: {}.", esc(s.doc), esc(s.default))?;
+    }
+    writeln!(w, ".SH LINK")?;
+    for (i, p) in LINK_INTRO.iter().enumerate() {
+        if i > 0 {
+            writeln!(w, ".PP")?;
+        }
+        writeln!(w, "{}", esc(p))?;
+    }
+    for s in LINK_STATEMENTS {
+        let (name, args) = s.usage.split_once(' ').unwrap_or((s.usage, ""));
+        writeln!(w, ".TP\n\\fB{}\\fR {}", esc(name), esc(args))?;
+        let once = if s.repeatable {
+            "Repeatable."
+        } else {
+            "At most once."
+        };
+        writeln!(w, "{} {once} Default: {}.", esc(s.doc), esc(s.default))?;
+    }
+    writeln!(w, ".SH EXAMPLES")?;
+    writeln!(w, ".EX\n{}\n.EE\n.PP", esc(MAN_EXAMPLE))?;
+    writeln!(
+        w,
+        "VI_1 gets a 5.5 second notify timeout and accepts adverts from any source; every other instance gets 60 seconds and, for unicast, adverts only from its peers; the obsolete-hook grace is 2 seconds everywhere."
+    )?;
+    writeln!(
+        w,
+        ".PP\nA pair of nodes linked on 192.168.10.1 (node a) and 192.168.10.2 (node b). On node a:"
+    )?;
+    writeln!(w, ".EX\n{}\n.EE", esc(PAIR_A))?;
+    writeln!(w, ".PP\nOn node b:\n.EX\n{}\n.EE\n.PP", esc(PAIR_B))?;
+    writeln!(
+        w,
+        "Each file pins the other node's fingerprint, which baton identity prints on that node (a node makes its identity when it first starts with a link block). Each node then trusts the other without an approval step, and refuses another key from that address. Without the fingerprints, the nodes connect and wait as pending until baton peer approve FP is run on each. The port is the default, 7411; if keepalived.conf's instances have unicast_src_ip 192.168.10.1 and 192.168.10.2, the listen lines may be left out."
+    )?;
+    writeln!(w, ".SH FILES")?;
+    writeln!(w, ".TP\n.B /etc/baton/baton.conf")?;
+    writeln!(
+        w,
+        "Read when it exists; shipped with every setting commented out."
+    )?;
+    writeln!(w, ".TP\n.B /var/lib/baton")?;
+    writeln!(
+        w,
+        "The link's state directory: the node's identity and the keys approved with baton peer approve."
+    )?;
+    writeln!(w, ".TP\n.B /etc/default/baton, /etc/sysconfig/baton")?;
+    writeln!(
+        w,
+        "BATON_ARGS for the service, where --baton-conf FILE goes."
+    )?;
+    writeln!(w, ".SH SEE ALSO")?;
+    writeln!(
+        w,
+        "\\fBbaton\\fR(8), \\fBbaton-keepalived.conf\\fR(5), \\fBkeepalived.conf\\fR(5)"
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn page() -> String {
+        let mut page = Vec::new();
+        write_man_page(&mut page, "1.2.3").unwrap();
+        String::from_utf8(page).unwrap()
+    }
+
+    #[test]
+    fn man_page_lists_every_block_and_setting_with_its_default() {
+        let page = page();
+        assert!(page.starts_with(".TH BATON.CONF 5"), "{page}");
+        for b in BLOCKS {
+            assert!(page.contains(&format!(".B {}", b.usage)), "{}", b.name);
+        }
+        for s in SETTINGS {
+            let name = s.name.replace('-', "\\-");
+            assert!(page.contains(&format!("\\fB{name}\\fR")), "{}", s.name);
+            assert!(
+                page.contains(&format!("Default: {}.", s.default)),
+                "{}",
+                s.name
+            );
+        }
+    }
+
+    #[test]
+    fn man_page_lists_every_link_statement_with_its_default() {
+        let page = page();
+        let link = &page[page.find(".SH LINK").unwrap()..page.find(".SH EXAMPLES").unwrap()];
+        for s in LINK_STATEMENTS {
+            let head = format!("\\fB{}\\fR", s.name);
+            assert!(link.contains(&head), "{}", s.name);
+            assert!(
+                link.contains(&format!("Default: {}.", esc(s.default))),
+                "{}",
+                s.name
+            );
+        }
+        assert!(
+            page.contains("peer 192.168.10.2 fingerprint 34:60:BE"),
+            "{page}"
+        );
+    }
+}

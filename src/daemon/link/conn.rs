@@ -1,0 +1,317 @@
+//! One link connection: TCP, TLS, and the [`Session`] state machine between them.
+//!
+//! A connection runs in a task of its own on the link's thread. It feeds what it reads to
+//! the session, writes what the session wants sent (each batch in one write, with
+//! `TCP_NODELAY`), wakes at the session's deadlines, and tells the hub what happened.
+//! A peer that stops reading only blocks this task: a write that does not drain within
+//! the dead time closes the connection.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::time::timeout;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use super::LocalView;
+use crate::link::identity::{Fingerprint, Identity};
+use crate::link::message::{Hello, Status};
+use crate::link::session::{self, CloseReason, Phase, Session, SessionConfig};
+use crate::link::tls;
+
+/// What a connection tells the hub.
+#[derive(Debug)]
+pub(super) enum FromConn {
+    /// TLS is up and the peer showed `fingerprint`; the hub answers with its verdict.
+    Open {
+        id: u64,
+        addr: IpAddr,
+        dialed: bool,
+        fingerprint: Fingerprint,
+        tx: mpsc::UnboundedSender<ToConn>,
+    },
+    Event {
+        id: u64,
+        event: session::Event,
+    },
+    /// A refusal before any session existed (TCP or TLS), for the hub to count and log.
+    Refused {
+        addr: Option<IpAddr>,
+        cause: &'static str,
+        detail: String,
+    },
+    Ended {
+        id: u64,
+    },
+}
+
+/// What the hub tells a connection.
+#[derive(Debug)]
+pub(super) enum ToConn {
+    Trusted(bool),
+    /// Close, telling the peer why (shutdown).
+    Shutdown,
+}
+
+/// What every connection needs; cloned into each task.
+#[derive(Clone)]
+pub(super) struct Env {
+    pub identity: Arc<Identity>,
+    pub hello: Hello,
+    pub heartbeat: Duration,
+    pub dead_after: Duration,
+    pub hello_timeout: Duration,
+    pub hub: mpsc::UnboundedSender<FromConn>,
+    pub shared: super::state::SharedState,
+    pub local: watch::Receiver<Arc<LocalView>>,
+    pub next_id: Arc<AtomicU64>,
+}
+
+impl Env {
+    fn refused(&self, addr: Option<IpAddr>, cause: &'static str, detail: String) {
+        let _ = self.hub.send(FromConn::Refused {
+            addr,
+            cause,
+            detail,
+        });
+    }
+}
+
+/// Dials `peer`, from `source` when given, and runs the connection to its end.
+/// Returns whether the link came up on it.
+pub(super) async fn dial(env: &Env, peer: SocketAddr, source: Option<IpAddr>) -> bool {
+    let pin = env.shared.lock().peers.get(&peer.ip()).and_then(|p| p.pin);
+    let tcp = match timeout(env.hello_timeout, connect(peer, source)).await {
+        Ok(Ok(tcp)) => tcp,
+        // A peer that is down or not running baton: not a refusal, just no link.
+        Ok(Err(_)) | Err(_) => return false,
+    };
+    let (config, seen) = match tls::client_config(&env.identity, pin) {
+        Ok(c) => c,
+        Err(e) => {
+            env.refused(Some(peer.ip()), "tls_setup", e.to_string());
+            return false;
+        }
+    };
+    let handshake = TlsConnector::from(config).connect(tls::server_name(peer.ip()), tcp);
+    let stream = match timeout(env.hello_timeout, handshake).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            handshake_refused(env, peer.ip(), pin, seen.get(), e.to_string());
+            return false;
+        }
+        Err(_) => {
+            env.refused(Some(peer.ip()), "handshake_timeout", String::new());
+            return false;
+        }
+    };
+    let Some(fingerprint) = tls::peer_fingerprint(stream.get_ref().1) else {
+        env.refused(Some(peer.ip()), "handshake", "no certificate".into());
+        return false;
+    };
+    run(env, stream, peer.ip(), true, fingerprint).await
+}
+
+/// Runs an accepted connection (its address already checked) to its end.
+pub(super) async fn accept(env: Env, tcp: TcpStream, addr: IpAddr) {
+    let _ = tcp.set_nodelay(true);
+    keepalive(&tcp, env.dead_after);
+    let pin = env.shared.lock().peers.get(&addr).and_then(|p| p.pin);
+    let (config, seen) = match tls::server_config(&env.identity, pin) {
+        Ok(c) => c,
+        Err(e) => {
+            env.refused(Some(addr), "tls_setup", e.to_string());
+            return;
+        }
+    };
+    let stream = match timeout(env.hello_timeout, TlsAcceptor::from(config).accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return handshake_refused(&env, addr, pin, seen.get(), e.to_string()),
+        Err(_) => return env.refused(Some(addr), "handshake_timeout", String::new()),
+    };
+    let Some(fingerprint) = tls::peer_fingerprint(stream.get_ref().1) else {
+        return env.refused(Some(addr), "handshake", "no certificate".into());
+    };
+    run(&env, stream, addr, false, fingerprint).await;
+}
+
+fn handshake_refused(
+    env: &Env,
+    addr: IpAddr,
+    pin: Option<Fingerprint>,
+    seen: Option<Fingerprint>,
+    error: String,
+) {
+    match (pin, seen) {
+        (Some(pin), Some(seen)) if pin != seen => env.refused(
+            Some(addr),
+            "wrong_key",
+            format!("showed key {seen}, baton.conf pins {pin}"),
+        ),
+        _ => env.refused(Some(addr), "handshake", error),
+    }
+}
+
+async fn connect(peer: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let socket = match peer {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    if let Some(src) = source.filter(|s| s.is_ipv4() == peer.is_ipv4()) {
+        // From the address the peer knows us by, whatever the routing table prefers
+        // (a virtual address on the same interface must not become the source).
+        socket.bind(SocketAddr::new(src, 0))?;
+    }
+    let tcp = socket.connect(peer).await?;
+    tcp.set_nodelay(true)?;
+    keepalive(&tcp, Duration::from_secs(3));
+    Ok(tcp)
+}
+
+/// TCP keepalive as well as heartbeats, so the kernel drops a half-open connection too.
+fn keepalive(tcp: &TcpStream, idle: Duration) {
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval(Duration::from_secs(1))
+        .with_retries(3);
+    let _ = socket2::SockRef::from(tcp).set_tcp_keepalive(&ka);
+}
+
+/// The session over an established TLS stream. Returns whether the link came up.
+async fn run<S>(env: &Env, mut stream: S, addr: IpAddr, dialed: bool, fp: Fingerprint) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let id = env.next_id.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _ = env.hub.send(FromConn::Open {
+        id,
+        addr,
+        dialed,
+        fingerprint: fp,
+        tx,
+    });
+    let mut local = env.local.clone();
+    let now = Instant::now();
+    let mut session = Session::new(
+        now,
+        SessionConfig {
+            heartbeat_interval: env.heartbeat,
+            dead_after: env.dead_after,
+            hello_timeout: env.hello_timeout,
+            ..SessionConfig::new(env.hello.clone(), fp.to_string())
+        },
+    );
+    feed_local(&mut session, &local.borrow_and_update(), now);
+    let mut was_up = false;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut stalled = false;
+    loop {
+        while let Some(out) = session.poll_transmit() {
+            let write = async {
+                stream.write_all(&out).await?;
+                stream.flush().await
+            };
+            match timeout(env.dead_after, write).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => session.handle_eof(),
+                Err(_) => {
+                    // The peer stopped reading: nothing more can be said to it.
+                    env.refused(Some(addr), "write_stalled", String::new());
+                    stalled = true;
+                    session.handle_eof();
+                }
+            }
+        }
+        while let Some(event) = session.poll_event() {
+            was_up |= matches!(event, session::Event::Up { .. });
+            let _ = env.hub.send(FromConn::Event { id, event });
+        }
+        {
+            let mut shared = env.shared.lock();
+            if let Some(p) = shared.peers.get_mut(&addr) {
+                if session.rtt().is_some() {
+                    p.rtt = session.rtt();
+                }
+                p.last_heard = session.last_heard().or(p.last_heard);
+            }
+        }
+        if session.phase() == Phase::Closed {
+            break;
+        }
+        let deadline = session.next_deadline();
+        tokio::select! {
+            read = stream.read(&mut buf) => {
+                let now = Instant::now();
+                match read {
+                    Ok(0) => session.handle_eof(),
+                    Ok(n) => session.handle_bytes(now, buf.get(..n).unwrap_or_default()),
+                    Err(_) => session.handle_eof(),
+                }
+            }
+            _ = sleep_until(deadline) => {
+                let now = Instant::now();
+                // Ages in our status grow between changes; bring them up to date when a
+                // heartbeat (which carries the status) may be due.
+                feed_local(&mut session, &local.borrow(), now);
+                session.handle_timeout(now);
+            }
+            cmd = rx.recv() => match cmd {
+                Some(ToConn::Trusted(t)) => session.set_trusted(t),
+                Some(ToConn::Shutdown) | None => session.shutdown(),
+            },
+            changed = local.changed() => {
+                if changed.is_ok() {
+                    feed_local(&mut session, &local.borrow_and_update(), Instant::now());
+                }
+            }
+        }
+    }
+    // The Close frame, if the session queued one, then the TLS close_notify.
+    if let Some(out) = session.poll_transmit().filter(|_| !stalled) {
+        let _ = timeout(Duration::from_millis(500), stream.write_all(&out)).await;
+    }
+    let _ = timeout(Duration::from_millis(500), stream.shutdown()).await;
+    while let Some(event) = session.poll_event() {
+        let _ = env.hub.send(FromConn::Event { id, event });
+    }
+    let _ = env.hub.send(FromConn::Ended { id });
+    was_up
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Our status (ages as of `now`) and config summary into the session.
+fn feed_local(session: &mut Session, local: &LocalView, now: Instant) {
+    let since = now.saturating_duration_since(local.built).as_millis() as u64;
+    let mut status: Status = local.status.clone();
+    status.uptime_ms = status.uptime_ms.saturating_add(since);
+    for i in &mut status.instances {
+        i.in_state_ms = i.in_state_ms.saturating_add(since);
+        if let Some(h) = &mut i.last_hook {
+            h.ago_ms = h.ago_ms.saturating_add(since);
+        }
+    }
+    session.set_local_status(status);
+    session.set_local_config(local.config.clone());
+}
+
+/// Causes that are how connections normally end, not refusals.
+pub(super) fn is_refusal(reason: &CloseReason) -> bool {
+    !matches!(
+        reason,
+        CloseReason::Eof
+            | CloseReason::Shutdown
+            | CloseReason::PeerClosed(_)
+            | CloseReason::Revoked
+    )
+}

@@ -1,0 +1,353 @@
+//! The link's driver: the thin async side of [`crate::link`], beside the engine.
+//!
+//! It runs on a thread of its own with its own single-threaded runtime, so neither TLS
+//! handshakes nor a flood of connections can take a moment from the engine's thread:
+//! VRRP never waits on the link. The engine and the link talk only through channels
+//! that never block the sender:
+//! - engine → link: a `watch` of the latest [`LocalView`] (our status and config
+//!   summary; each send replaces the last, so bursts coalesce), and [`Cmd`]s on an
+//!   unbounded channel (control requests with their reply, advert sources, reloads);
+//! - link → engine: [`LinkReport`]s on the engine's channel, and the [`SharedState`] the
+//!   engine reads for `baton status`.
+//!
+//! Inside: `hub` (trust, one connection per peer, control requests, config compare),
+//! `conn` (one TCP + TLS connection and its session), `state` (what status shows).
+
+mod conn;
+mod hub;
+mod state;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{info, warn};
+
+use crate::config::{self, baton::LinkConf};
+use crate::control::{Request, Response};
+use crate::link::identity::{Fingerprint, Identity, Origin};
+use crate::link::message::{ConfigSummary, Hello, Status, VERSIONS};
+use crate::link::session::HELLO_TIMEOUT;
+use crate::link::trust::TrustStore;
+
+use super::plan::Plan;
+pub use state::SharedState;
+
+/// What the engine publishes for the peers: our status and config summary, and when it
+/// was built (ages in it grow from then).
+#[derive(Debug, Clone)]
+pub struct LocalView {
+    pub status: Status,
+    pub config: ConfigSummary,
+    pub built: Instant,
+}
+
+/// What the link reports to the engine.
+#[derive(Debug, Clone)]
+pub enum LinkReport {
+    Up { peer: IpAddr },
+    Down { peer: IpAddr },
+}
+
+/// Requests from the engine.
+#[derive(Debug)]
+pub(crate) enum Cmd {
+    Control(Request, oneshot::Sender<Response>),
+    /// A source of adverts for one of our VRIDs (a peer, with multicast).
+    AdvertSource(IpAddr),
+    Reconfigure(LinkSetup),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// One peer address of the setup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetupPeer {
+    pub address: IpAddr,
+    pub port: u16,
+    pub pin: Option<Fingerprint>,
+}
+
+/// The link block resolved against the instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkSetup {
+    pub listen: Vec<IpAddr>,
+    pub port: u16,
+    pub peers: Vec<SetupPeer>,
+    pub trusted: Vec<Fingerprint>,
+    /// No peers written and multicast instances: sources of adverts become peers.
+    pub discovery: bool,
+    pub state_dir: PathBuf,
+    pub heartbeat: Duration,
+    pub dead_after: Duration,
+}
+
+impl LinkSetup {
+    /// The link block with its defaults taken from the instances: listen on their
+    /// `unicast_src_ip`, link to their `unicast_peer`s (and, with multicast, to the
+    /// sources of adverts).
+    pub fn resolve(conf: &LinkConf, plan: &Plan) -> anyhow::Result<LinkSetup> {
+        let port = conf.port();
+        let mut listen = conf.listen.clone();
+        if listen.is_empty() {
+            for p in &plan.instances {
+                if let Some(src) = p.source.filter(|s| !listen.contains(s)) {
+                    listen.push(src);
+                }
+            }
+        }
+        if listen.is_empty() {
+            anyhow::bail!(
+                "link: no listen address: add `listen ADDRESS` to the link block (without it \
+                 baton listens on the instances' unicast_src_ip, and none has one)"
+            );
+        }
+        let fingerprint = |text: &str| {
+            text.parse::<Fingerprint>()
+                .with_context(|| format!("link: {text:?} is not a fingerprint"))
+        };
+        let mut peers = Vec::new();
+        for p in &conf.peers {
+            peers.push(SetupPeer {
+                address: p.address,
+                port: p.port.unwrap_or(port),
+                pin: p.fingerprint.as_deref().map(fingerprint).transpose()?,
+            });
+        }
+        let mut discovery = false;
+        if peers.is_empty() {
+            for inst in &plan.instances {
+                discovery |= !inst.is_unicast();
+                for up in &inst.peers {
+                    if !peers.iter().any(|p: &SetupPeer| p.address == up.address)
+                        && !listen.contains(&up.address)
+                    {
+                        peers.push(SetupPeer {
+                            address: up.address,
+                            port,
+                            pin: None,
+                        });
+                    }
+                }
+            }
+        }
+        let trusted = conf
+            .trusted
+            .iter()
+            .map(|t| fingerprint(t))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(LinkSetup {
+            listen,
+            port,
+            peers,
+            trusted,
+            discovery,
+            state_dir: conf.state_dir(),
+            heartbeat: conf.heartbeat(),
+            dead_after: conf.dead_after(),
+        })
+    }
+}
+
+/// The engine's handle on the running link.
+pub struct LinkHandle {
+    cmd: mpsc::UnboundedSender<Cmd>,
+    local: watch::Sender<Arc<LocalView>>,
+    pub shared: SharedState,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LinkHandle {
+    /// Makes (or loads) the identity, loads the trust store, binds the listeners and
+    /// starts the link's thread. Errors here stop baton from starting: a link block
+    /// that cannot work must not be ignored.
+    pub fn start(
+        setup: LinkSetup,
+        node_name: &str,
+        local: LocalView,
+        report: mpsc::UnboundedSender<LinkReport>,
+    ) -> anyhow::Result<LinkHandle> {
+        let (identity, origin) = Identity::load_or_create(&setup.state_dir)
+            .with_context(|| format!("link identity in {}", setup.state_dir.display()))?;
+        if origin == Origin::Created {
+            info!(
+                "link: made this node's identity in {}: SHA256 {}",
+                setup.state_dir.display(),
+                identity.fingerprint()
+            );
+        }
+        let configured = setup
+            .trusted
+            .iter()
+            .copied()
+            .chain(setup.peers.iter().filter_map(|p| p.pin));
+        let store = TrustStore::load(&setup.state_dir, configured)
+            .context("loading the link's trusted peers")?;
+        let mut listeners = Vec::new();
+        for addr in &setup.listen {
+            let sa = SocketAddr::new(*addr, setup.port);
+            listeners.push(bind(sa).with_context(|| format!("link: listening on {sa}"))?);
+        }
+        let shared = SharedState::default();
+        {
+            let mut s = shared.lock();
+            s.fingerprint = Some(identity.fingerprint());
+            s.node_id = node_name.to_string();
+            s.listen = setup
+                .listen
+                .iter()
+                .map(|a| SocketAddr::new(*a, setup.port))
+                .collect();
+        }
+        let (local_tx, local_rx) = watch::channel(Arc::new(local));
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let hello = Hello {
+            versions: VERSIONS,
+            node_id: node_name.to_string(),
+            fingerprint: identity.fingerprint().to_string(),
+            baton_version: env!("CARGO_PKG_VERSION").to_string(),
+            capabilities: Vec::new(),
+        };
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("baton-link".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        warn!("link: cannot start its runtime: {e}");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let (conn_tx, conn_rx) = mpsc::unbounded_channel();
+                    let env = conn::Env {
+                        identity: Arc::new(identity),
+                        hello,
+                        heartbeat: setup.heartbeat,
+                        dead_after: setup.dead_after,
+                        hello_timeout: HELLO_TIMEOUT,
+                        hub: conn_tx,
+                        shared: thread_shared,
+                        local: local_rx,
+                        next_id: Arc::new(AtomicU64::new(1)),
+                    };
+                    for l in listeners {
+                        match tokio::net::TcpListener::from_std(l) {
+                            Ok(l) => {
+                                tokio::spawn(listen(l, env.clone()));
+                            }
+                            Err(e) => warn!("link: listener: {e}"),
+                        }
+                    }
+                    hub::Hub::new(env, setup, store, report, conn_rx)
+                        .run(cmd_rx)
+                        .await;
+                });
+            })
+            .context("starting the link's thread")?;
+        Ok(LinkHandle {
+            cmd: cmd_tx,
+            local: local_tx,
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Our latest status and config summary, for the peers. Never blocks.
+    pub fn publish(&self, view: LocalView) {
+        self.local.send_replace(Arc::new(view));
+    }
+
+    /// A control request for the link; the link answers on `reply`. Never blocks.
+    pub fn control(&self, req: Request, reply: oneshot::Sender<Response>) {
+        if let Err(mpsc::error::SendError(Cmd::Control(_, reply))) =
+            self.cmd.send(Cmd::Control(req, reply))
+        {
+            let _ = reply.send(Response::Error {
+                message: "the link has stopped".into(),
+            });
+        }
+    }
+
+    pub fn advert_source(&self, addr: IpAddr) {
+        let _ = self.cmd.send(Cmd::AdvertSource(addr));
+    }
+
+    pub fn reconfigure(&self, setup: LinkSetup) {
+        let _ = self.cmd.send(Cmd::Reconfigure(setup));
+    }
+
+    /// Closes every connection, telling each peer; waits at most `within`.
+    pub async fn shutdown(mut self, within: Duration) {
+        let (done, wait) = oneshot::channel();
+        if self.cmd.send(Cmd::Shutdown(done)).is_ok() {
+            let _ = tokio::time::timeout(within, wait).await;
+        }
+        // The thread ends with its hub; it is not joined, so a stuck peer cannot hold
+        // baton's exit.
+        drop(self.thread.take());
+    }
+}
+
+/// A listening socket that may be bound before its address is up (IP_FREEBIND), so the
+/// link starts even when the address is configured a little later at boot.
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    match addr {
+        SocketAddr::V4(_) => socket.set_freebind_v4(true)?,
+        SocketAddr::V6(_) => {
+            socket.set_only_v6(true)?;
+            socket.set_freebind_v6(true)?;
+        }
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(16)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Accepts connections; only peers' addresses get as far as TLS.
+async fn listen(listener: tokio::net::TcpListener, env: conn::Env) {
+    loop {
+        let Ok((tcp, remote)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let addr = canonical(remote.ip());
+        if !env.shared.lock().peers.contains_key(&addr) {
+            let _ = env.hub.send(conn::FromConn::Refused {
+                addr: None,
+                cause: "not_a_peer",
+                detail: format!("connection from {addr}, which is not a link peer"),
+            });
+            continue;
+        }
+        tokio::spawn(conn::accept(env.clone(), tcp, addr));
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+fn canonical(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The link setup of a loaded configuration, if it has a link block.
+pub fn setup_of(config: &config::Config, plan: &Plan) -> Option<anyhow::Result<LinkSetup>> {
+    config
+        .baton
+        .link
+        .as_ref()
+        .map(|conf| LinkSetup::resolve(conf, plan))
+}
