@@ -52,7 +52,8 @@ fn raw_garbage(c: &Cluster, ns: &str, count: u32) -> u32 {
 enum Attack {
     /// A frame whose length is over the limit for an untrusted peer.
     Oversized,
-    /// A frame type no version defines.
+    /// A frame type no version defines, in place of the Hello. (After the Hello the
+    /// session skips unknown types: a newer peer's, see link/session.rs.)
     UnknownType,
     /// A Hello whose body is not JSON.
     BadJson,
@@ -91,7 +92,7 @@ async fn tls_attack(id_dir: PathBuf, attack: Attack) -> bool {
         return true;
     };
     let mut bytes = match attack {
-        Attack::BadJson => Vec::new(),
+        Attack::BadJson | Attack::UnknownType => Vec::new(),
         _ => hello(&id),
     };
     match attack {
@@ -198,21 +199,22 @@ fn garbage_and_strangers_are_refused_counted_closed_and_vrrp_keeps_its_interval(
         );
     }
     eprintln!("a's refusals: {:#}", c.d(a).link_view()["refused"]);
-    eprintln!(
-        "b's row on a: {:#}",
-        c.d(a).peer_row(B).expect("row")["refused"]
-    );
+    eprintln!("b's row on a: {:#}", c.d(a).peer_row(B).expect("row"));
 
     // Through all of it: still linked, nobody moved, adverts at their interval.
     c.d(b).hear_adverts("VI_1", 10);
     let rate =
         (c.d(b).counter("VI_1", "adverts_received") - adverts0) as f64 / t0.elapsed().as_secs_f64();
     eprintln!("FIGURE adverts received by b during the garbage: {rate:.1}/s (advert_int 0.1)");
+    // The rogue key came from b's address: b's row must still show b, linked.
+    let fb = c.d(b).fingerprint();
+    let row = c.d(a).peer_row(B).expect("b's row");
+    assert_eq!(row["link"], "up", "{row:#}\n{}", c.all_logs());
+    assert_eq!(row["fingerprint"], fb.as_str(), "{row:#}");
     assert_eq!(
-        c.d(a).link_state(B).as_deref(),
-        Some("up"),
-        "{}",
-        c.all_logs()
+        c.d(a).peer_reports(B, "VI_1").as_deref(),
+        Some("BACKUP"),
+        "{row:#}"
     );
     assert_eq!(
         c.d(b).link_state(A).as_deref(),
