@@ -71,6 +71,7 @@ fn mixed_pair(test: &str, peers: &[&str]) {
     let row = c.d(b).wait_row(KEEPALIVED, "vrrp only, priority 200", |r| {
         r["link"] == "vrrp only" && seen(r) == Some((51, 200))
     });
+    eprintln!("keepalived's row on baton: {row}");
     assert!(row["status"].is_null(), "a status from keepalived? {row}");
     assert!(row["fingerprint"].is_null(), "a key from keepalived? {row}");
 
