@@ -251,3 +251,33 @@ fn fingerprints_written_in_baton_conf_link_without_approval() {
         );
     }
 }
+
+#[test]
+fn a_pinned_address_presenting_another_key_is_untrusted() {
+    let mut c = Cluster::new("link_wrong_key", 2);
+    // a pins b's address to a key b does not have.
+    let bogus = vec!["AB"; 32].join(":");
+    let a = start_linked(
+        &mut c,
+        "a",
+        0,
+        &inst(150),
+        &[],
+        &[&format!("peer {B} fingerprint {bogus}")],
+    );
+    let b = start_linked(&mut c, "b", 1, &inst(100), &[0], &[]);
+    c.d(a).wait_state("VI_1", "MASTER");
+    c.d(b).wait_state("VI_1", "BACKUP");
+    let fb = c.d(b).fingerprint();
+    let row = c.d(a).wait_row(B, "untrusted, wrong key counted", |r| {
+        r["link"] == "untrusted" && r["refused"]["wrong_key"].as_u64().unwrap_or(0) >= 1
+    });
+    assert!(row["status"].is_null(), "{row}");
+    // Refused in the handshake: b's key is not even held as pending, and b learns nothing.
+    assert!(c.d(a).peer_entry(&fb).is_none(), "{:?}", c.d(a).peer_list());
+    c.d(b).hear_adverts("VI_1", 20);
+    let rb = c.d(b).peer_row(A).expect("a's row on b");
+    assert_ne!(rb["link"], "up", "{rb}");
+    assert!(rb["status"].is_null(), "{rb}");
+    assert_eq!(c.d(a).link_state(B).as_deref(), Some("untrusted"));
+}
