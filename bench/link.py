@@ -161,8 +161,9 @@ def idle(links, per_link, seconds, tag, with_link):
         shutil.rmtree(dir_, ignore_errors=True)
 
 
-def start_to_linked(reps, tag):
-    """Both nodes started together `reps` times (identities kept); seconds to linked."""
+def start_to_linked(reps, tag, notes):
+    """Both nodes started together `reps` times (identities kept); seconds to linked.
+    A run that does not link within 30 s goes to `notes` with the link states and logs."""
     net = Net(tag)
     dir_ = f"/run/baton-bench-{os.getpid()}-{tag}"
     os.makedirs(dir_, exist_ok=True)
@@ -179,6 +180,13 @@ def start_to_linked(reps, tag):
             try:
                 wait(lambda: linked(agents), 30, "linked")
                 out.append(time.time() - t0)
+            except TimeoutError:
+                states = {n: link_state(agents[n].sock, ADDR[OTHER[n]]) for n in agents}
+                tails = {n: "\n".join(open(a.log).read().splitlines()[-8:])
+                         for n, a in agents.items()}
+                notes.append(f"start to linked, run {len(out) + 1}: not linked after 30 s, "
+                             f"states {states}; log tails:\n```\n{tails['a']}\n--\n"
+                             f"{tails['b']}\n```")
             finally:
                 for a in agents.values():
                     a.crash()
@@ -335,7 +343,7 @@ def run(args):
         t.join()
     print("link: start to linked", file=sys.stderr, flush=True)
     try:
-        starts = start_to_linked(max(reps, 3), "ks")
+        starts = start_to_linked(max(reps, 3), "ks", notes)
     except TimeoutError as e:
         notes.append(f"start to linked: {e}")
         starts = []

@@ -281,3 +281,28 @@ fn a_pinned_address_presenting_another_key_is_untrusted() {
     assert!(rb["status"].is_null(), "{rb}");
     assert_eq!(c.d(a).link_state(B).as_deref(), Some("untrusted"));
 }
+
+#[test]
+fn both_nodes_restarted_at_once_link_on_both_sides_every_time() {
+    // Both dial each other at the same moment: two connections for one pair, of which
+    // one is kept. Whichever it is, both rows must end `up` with the peer's status.
+    let mut c = Cluster::new("link_both_restart", 2);
+    let a = start_linked(&mut c, "a", 0, &inst(150), &[1], &[]);
+    let b = start_linked(&mut c, "b", 1, &inst(100), &[0], &[]);
+    approve_each_other(&c, a, b, A, B);
+    for round in 0..60 {
+        c.dm(a).kill();
+        c.dm(b).kill();
+        c.dm(a).restart();
+        c.dm(b).restart();
+        wait_control(c.dm(a));
+        wait_control(c.dm(b));
+        for (d, peer) in [(a, B), (b, A)] {
+            c.d(d).wait_row(
+                peer,
+                &format!("up after simultaneous restart {round}"),
+                |r| r["link"] == "up" && !r["status"].is_null(),
+            );
+        }
+    }
+}
