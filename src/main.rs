@@ -1,4 +1,5 @@
-//! baton's command line: `run`, `check`, `status`, operator commands, and keepalived's
+//! baton's command line: `run`, `check`, `status`, operator commands, the link's
+//! `identity` and `peer` (handlers in [`cli`]), and keepalived's
 //! own flags so that `baton -f /etc/keepalived/keepalived.conf -n -l -D` works as a drop-in.
 //!
 //! Exit codes: 0 success; 1 the config has errors or the daemon failed; 2 usage errors
@@ -7,15 +8,16 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod cli;
 mod demo;
 
 use baton::config::{self, LoadOptions};
-use baton::control::{self, Request, Response};
+use baton::control::{self, Request};
 use baton::daemon;
+use cli::{SocketArg, baton_conf, fail};
 
 const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
 
@@ -36,7 +38,7 @@ enum Command {
     Run(RunArgs),
     /// Check a configuration and report every problem with FILE:LINE:COL.
     Check(CheckArgs),
-    /// Show the state of every instance of a running baton.
+    /// Show the state of every instance of a running baton, and of its peers beside it.
     Status {
         #[command(flatten)]
         socket: SocketArg,
@@ -54,6 +56,18 @@ enum Command {
     Reload {
         #[command(flatten)]
         socket: SocketArg,
+    },
+    /// Print this node's link identity (its fingerprint, for the other node to approve).
+    ///
+    /// The first line is `SHA256 AB:CD:...`, the same digits `openssl x509 -noout
+    /// -fingerprint -sha256 -in STATE_DIR/identity.crt` prints; then the node id, the state
+    /// directory and the addresses the link listens on. Asked of the running baton; when
+    /// none answers, or with --state-dir, read from the state directory.
+    Identity(cli::link::IdentityArgs),
+    /// List the link's peers, approve a peer's key, or revoke it.
+    Peer {
+        #[command(subcommand)]
+        command: cli::link::PeerCommand,
     },
     /// Show failover on this machine: builds network namespaces, runs baton nodes in them,
     /// kills the master, fails a check, brings it back, and prints a timeline (as root).
@@ -112,13 +126,6 @@ struct CheckArgs {
     against_peer: bool,
     /// Control socket of the running baton, for --against-peer.
     #[arg(long, default_value = control::DEFAULT_SOCKET, requires = "against_peer")]
-    socket: PathBuf,
-}
-
-#[derive(Debug, Args)]
-struct SocketArg {
-    /// Control socket of the running baton.
-    #[arg(long, default_value = control::DEFAULT_SOCKET)]
     socket: PathBuf,
 }
 
@@ -183,26 +190,28 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Run(args)) => run(args),
         Some(Command::Check(args)) => check(args),
-        Some(Command::Status { socket, json }) => status(&socket.socket, json),
-        Some(Command::Promote(a)) => operator(
+        Some(Command::Status { socket, json }) => cli::status(&socket.socket, json),
+        Some(Command::Promote(a)) => cli::operator(
             &a.socket.socket,
             Request::Promote {
                 instance: a.instance,
             },
         ),
-        Some(Command::Demote(a)) => operator(
+        Some(Command::Demote(a)) => cli::operator(
             &a.socket.socket,
             Request::Demote {
                 instance: a.instance,
             },
         ),
-        Some(Command::Release(a)) => operator(
+        Some(Command::Release(a)) => cli::operator(
             &a.socket.socket,
             Request::Release {
                 instance: a.instance,
             },
         ),
-        Some(Command::Reload { socket }) => operator(&socket.socket, Request::Reload),
+        Some(Command::Reload { socket }) => cli::operator(&socket.socket, Request::Reload),
+        Some(Command::Identity(args)) => cli::link::identity(args),
+        Some(Command::Peer { command }) => cli::link::peer(command),
         Some(Command::Demo(args)) => demo(args),
         Some(Command::Generate { man, completions }) => generate(man, completions),
         None => keepalived_style(cli.keepalived),
@@ -276,7 +285,7 @@ fn check(args: CheckArgs) -> ExitCode {
         ..LoadOptions::default()
     };
     if args.against_peer {
-        return check_against_peer(&args.file, &opts, &args.socket);
+        return cli::check::against_peer(&args.file, &opts, &args.socket);
     }
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
@@ -285,69 +294,6 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(e) => fail(&e),
     }
-}
-
-/// `check --against-peer`: the file must load, then the running baton tells what its
-/// linked peers run, and [`baton::link::compare::against_peers`] says how they differ.
-fn check_against_peer(
-    file: &std::path::Path,
-    opts: &LoadOptions,
-    socket: &std::path::Path,
-) -> ExitCode {
-    use baton::link::compare::{self, PeerSummary};
-    let loaded = match config::load(file, opts) {
-        Ok(l) => l,
-        Err(failure) => {
-            eprintln!("{failure}");
-            return ExitCode::FAILURE;
-        }
-    };
-    for d in &loaded.diagnostics {
-        eprintln!("{d}");
-    }
-    let reached = control::request(socket, &Request::PeerConfigs, Duration::from_secs(5));
-    let peers = match reached {
-        Ok(Response::PeerConfigs { peers }) => peers,
-        Ok(Response::Error { message }) => {
-            eprintln!("baton: not compared: the running baton says: {message}");
-            return ExitCode::from(compare::EXIT_NO_PEER);
-        }
-        Ok(_) => {
-            eprintln!("baton: not compared: the running baton gave no peer configs");
-            return ExitCode::from(compare::EXIT_NO_PEER);
-        }
-        Err(e) => {
-            eprintln!("baton: not compared: {e}");
-            return ExitCode::from(compare::EXIT_NO_PEER);
-        }
-    };
-    let peers: Vec<PeerSummary> = peers
-        .into_iter()
-        .map(|p| PeerSummary {
-            peer: match p.node_id {
-                Some(id) => format!("{id} {}", p.address),
-                None => p.address,
-            },
-            summary: p.summary,
-        })
-        .collect();
-    let report = compare::against_peers(&loaded.config, &peers);
-    if report.status == compare::EXIT_NO_PEER {
-        eprint!("{}", report.text);
-    } else {
-        print!("{}", report.text);
-    }
-    ExitCode::from(report.status)
-}
-
-/// The baton file to read: the one given, or the default when it exists. A missing default
-/// means no file (every setting at its default, as before the file existed); a missing
-/// file given on the command line is left to the loader, which reports it as an error.
-fn baton_conf(given: Option<PathBuf>) -> Option<PathBuf> {
-    given.or_else(|| {
-        let default = PathBuf::from(config::baton::DEFAULT_BATON_CONF);
-        default.exists().then_some(default)
-    })
 }
 
 fn demo(args: DemoArgs) -> ExitCode {
@@ -403,57 +349,4 @@ fn generate(man: Option<PathBuf>, completions: Option<PathBuf>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
-}
-
-fn status(socket: &std::path::Path, json: bool) -> ExitCode {
-    match control::request(socket, &Request::Status, Duration::from_secs(5)) {
-        Ok(Response::Status(s)) if json => match serde_json::to_string_pretty(&s) {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e),
-        },
-        Ok(Response::Status(s)) => {
-            print!("{}", control::render(&s));
-            ExitCode::SUCCESS
-        }
-        Ok(other) => answer(other),
-        Err(e) => {
-            eprintln!("baton: {e}");
-            ExitCode::from(3)
-        }
-    }
-}
-
-fn operator(socket: &std::path::Path, req: Request) -> ExitCode {
-    match control::request(socket, &req, Duration::from_secs(5)) {
-        Ok(resp) => answer(resp),
-        Err(e) => {
-            eprintln!("baton: {e}");
-            ExitCode::from(3)
-        }
-    }
-}
-
-fn answer(resp: Response) -> ExitCode {
-    match resp {
-        Response::Ok { message } => {
-            println!("{message}");
-            ExitCode::SUCCESS
-        }
-        Response::Error { message } => {
-            eprintln!("baton: {message}");
-            ExitCode::FAILURE
-        }
-        Response::Status(_)
-        | Response::Identity(_)
-        | Response::Peers { .. }
-        | Response::PeerConfigs { .. } => ExitCode::SUCCESS,
-    }
-}
-
-fn fail(e: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("baton: {e}");
-    ExitCode::FAILURE
 }

@@ -3,7 +3,7 @@
 //!
 //! One JSON request per line on a Unix stream socket, one JSON response per line back.
 //! This module owns the message types, a small blocking client for the command line and
-//! the human-readable rendering of a status. The server side lives in the daemon; this
+//! the human-readable rendering of its answers ([`render`]). The server side lives in the daemon; this
 //! module never touches instances directly, only [`crate::proto`] value types.
 
 use std::io::{BufRead, BufReader, Write};
@@ -16,9 +16,11 @@ use serde::{Deserialize, Serialize};
 use crate::proto::Stats;
 
 mod link;
+mod render;
 pub use link::{
     ConfigCompare, IdentityView, LinkView, PeerConfig, PeerListEntry, PeerView, VrrpSeen,
 };
+pub use render::{render, render_identity, render_peer_list};
 
 /// Where the daemon listens unless told otherwise (systemd's `RuntimeDirectory=baton`).
 pub const DEFAULT_SOCKET: &str = "/run/baton/baton.sock";
@@ -179,108 +181,6 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
     Ok(serde_json::from_str(&answer)?)
 }
 
-/// Renders a status the way `baton status` prints it.
-pub fn render(status: &Status) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "baton pid {} up {}  router_id {}  config {} (digest {})",
-        status.pid,
-        human_ms(status.uptime_ms),
-        status.router_id,
-        status.config_file.display(),
-        status.config_digest
-    );
-    let _ = writeln!(
-        out,
-        "{:<16} {:<7} {:<10} {:>4} {:>2} {:>9} {:<17} {:>9}  VIPS",
-        "INSTANCE", "STATE", "INTERFACE", "VRID", "V", "PRIO", "MASTER", "SINCE"
-    );
-    for i in &status.instances {
-        let prio = if i.priority == i.effective_priority {
-            i.priority.to_string()
-        } else {
-            format!("{}/{}", i.effective_priority, i.priority)
-        };
-        let state = match &i.operator {
-            Some(op) => format!("{}*{}", i.state, op.get(..1).unwrap_or("?")),
-            None => i.state.clone(),
-        };
-        let _ = writeln!(
-            out,
-            "{:<16} {:<7} {:<10} {:>4} {:>2} {:>9} {:<17} {:>9}  {}",
-            i.name,
-            state,
-            i.interface,
-            i.vrid,
-            i.version,
-            prio,
-            i.master.as_deref().unwrap_or("-"),
-            human_ms(i.in_state_ms),
-            i.virtual_addresses.join(" ")
-        );
-    }
-    if status.instances.iter().any(|i| i.operator.is_some()) {
-        let _ = writeln!(
-            out,
-            "(*p promoted, *d demoted by an operator: `baton release NAME`)"
-        );
-    }
-    for g in &status.groups {
-        let _ = writeln!(
-            out,
-            "group {} {} [{}]",
-            g.name,
-            g.state,
-            g.members.join(", ")
-        );
-    }
-    if !status.tracks.is_empty() {
-        let list: Vec<String> = status
-            .tracks
-            .iter()
-            .map(|t| format!("{}={}", t.key, t.status))
-            .collect();
-        let _ = writeln!(out, "tracked: {}", list.join("  "));
-    }
-    render_unknown_vrids(&mut out, &status.unknown_vrids);
-    out
-}
-
-/// One line per interface: `unknown VRIDs on eth0: 77 (3 adverts, last from 10.0.0.9, 2.0s ago)`.
-fn render_unknown_vrids(out: &mut String, list: &[UnknownVridStatus]) {
-    use std::fmt::Write as _;
-    let mut by_interface: Vec<(&str, Vec<String>)> = Vec::new();
-    for u in list {
-        let item = format!(
-            "{}{} ({} advert{}, last from {}, {} ago)",
-            u.vrid,
-            if u.family == "IPv6" { "/IPv6" } else { "" },
-            u.count,
-            if u.count == 1 { "" } else { "s" },
-            u.last_source,
-            human_ms(u.last_seen_ms_ago)
-        );
-        match by_interface.iter_mut().find(|(i, _)| *i == u.interface) {
-            Some((_, items)) => items.push(item),
-            None => by_interface.push((&u.interface, vec![item])),
-        }
-    }
-    for (ifname, items) in by_interface {
-        let _ = writeln!(out, "unknown VRIDs on {ifname}: {}", items.join(", "));
-    }
-}
-
-fn human_ms(ms: u64) -> String {
-    match ms {
-        0..1_000 => format!("{ms}ms"),
-        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        60_000..3_600_000 => format!("{}m{}s", ms / 60_000, (ms / 1000) % 60),
-        _ => format!("{}h{}m", ms / 3_600_000, (ms / 60_000) % 60),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,44 +200,10 @@ mod tests {
     }
 
     #[test]
-    fn unknown_vrids_are_listed_per_interface() {
-        let u = |ifname: &str, family: &str, vrid, count| UnknownVridStatus {
-            interface: ifname.into(),
-            family: family.into(),
-            vrid,
-            count,
-            last_source: "10.0.0.9".into(),
-            last_seen_ms_ago: 2_000,
-        };
-        let mut out = String::new();
-        render_unknown_vrids(
-            &mut out,
-            &[
-                u("eth0", "IPv4", 7, 1),
-                u("eth0", "IPv6", 77, 3),
-                u("eth1", "IPv4", 9, 2),
-            ],
-        );
-        assert_eq!(
-            out,
-            "unknown VRIDs on eth0: 7 (1 advert, last from 10.0.0.9, 2.0s ago), 77/IPv6 (3 adverts, last from 10.0.0.9, 2.0s ago)\n\
-             unknown VRIDs on eth1: 9 (2 adverts, last from 10.0.0.9, 2.0s ago)\n"
-        );
-    }
-
-    #[test]
     fn a_status_without_unknown_vrids_still_reads() {
         // An older daemon's answer has no unknown_vrids field.
         let text = r#"{"router_id":"a","config_file":"/x","config_digest":"0","pid":1,"uptime_ms":0,"instances":[],"groups":[],"tracks":[]}"#;
         let st: Status = serde_json::from_str(text).unwrap();
         assert!(st.unknown_vrids.is_empty());
-    }
-
-    #[test]
-    fn human_durations() {
-        assert_eq!(human_ms(250), "250ms");
-        assert_eq!(human_ms(1_500), "1.5s");
-        assert_eq!(human_ms(61_000), "1m1s");
-        assert_eq!(human_ms(3_720_000), "1h2m");
     }
 }

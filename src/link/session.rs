@@ -111,6 +111,10 @@ pub enum CloseReason {
     Frame(DecodeError),
     #[error("frame type {0} before hello")]
     UnknownTypeBeforeHello(u16),
+    /// The agreed version names every type a peer may send, so anything else is a bug or
+    /// an attack, not a newer peer.
+    #[error("frame type {0}, unknown in the agreed version")]
+    UnknownType(u16),
     #[error("{0} before hello")]
     ExpectedHello(FrameType),
     #[error("a second hello")]
@@ -150,6 +154,7 @@ impl CloseReason {
             CloseReason::Frame(DecodeError::Truncated { .. }) => "truncated",
             CloseReason::Frame(_) => "garbage",
             CloseReason::UnknownTypeBeforeHello(_) => "unknown_type_before_hello",
+            CloseReason::UnknownType(_) => "unknown_type",
             CloseReason::ExpectedHello(_) => "expected_hello",
             CloseReason::DuplicateHello => "duplicate_hello",
             CloseReason::BadBody { .. } => "bad_body",
@@ -398,8 +403,7 @@ impl Session {
             }
             (Phase::AwaitingHello, kind) => self.close(CloseReason::ExpectedHello(kind)),
             (_, FrameType::Hello) => self.close(CloseReason::DuplicateHello),
-            // Types a newer peer may send that this version has no use for.
-            (_, FrameType::Unknown(_)) => {}
+            (_, FrameType::Unknown(n)) => self.close(CloseReason::UnknownType(n)),
             (_, FrameType::HelloAck) => {
                 if let Some(ack) = self.parse::<HelloAck>(&frame) {
                     self.handle_ack(ack);

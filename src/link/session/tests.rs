@@ -443,6 +443,10 @@ fn bad_input_closes_with_its_reason() {
             vec![frame(FrameType::Unknown(99), b"{}")],
         ),
         ("expected_hello", vec![heartbeat(1)]),
+        (
+            "unknown_type",
+            vec![peer_hello(), frame(FrameType::Unknown(99), b"{}")],
+        ),
         ("duplicate_hello", vec![peer_hello(), peer_hello()]),
         (
             "heartbeat_replay",
@@ -489,15 +493,42 @@ fn a_truncated_frame_at_end_of_stream_is_counted() {
 }
 
 #[test]
-fn unknown_types_after_hello_are_skipped_and_the_limit_rises_with_trust() {
+fn an_unknown_type_after_hello_is_refused_pending_or_up() {
+    // 16 is held for the handover: a peer that speaks only version 1 has agreed not to
+    // send it, so it closes the connection like any other unknown number.
+    for n in [16, 40, 0xffff] {
+        let (now, mut s) = fresh();
+        let chunks = [peer_hello(), frame(FrameType::Unknown(n), b"{}")];
+        let reason = refusal(&mut s, now, &chunks);
+        assert_eq!(reason, CloseReason::UnknownType(n));
+        assert_eq!(reason.cause(), "unknown_type");
+
+        let (now, mut s) = trusted_session();
+        let _ = s.poll_transmit();
+        let reason = refusal(&mut s, now, &[frame(FrameType::Unknown(n), b"{}")]);
+        assert_eq!(reason.cause(), "unknown_type");
+    }
+}
+
+#[test]
+fn the_frame_limit_rises_with_trust() {
+    let mut big = serde_json::to_vec(&Heartbeat {
+        seq: 1,
+        sent_at_us: 0,
+    })
+    .unwrap();
+    big.resize(100_000, b' ');
     let (now, mut s) = fresh();
     s.handle_bytes(now, &peer_hello());
-    s.handle_bytes(now, &frame(FrameType::Unknown(16), b"{}"));
     s.set_trusted(true);
-    s.handle_bytes(now, &frame(FrameType::Unknown(40), &[b' '; 100_000]));
+    s.handle_bytes(now, &frame(FrameType::Heartbeat, &big));
     assert_eq!(s.phase(), Phase::Pending);
     let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
     assert!(closed(&events).is_none(), "{events:?}");
+
+    let (now, mut s) = fresh();
+    let chunks = [peer_hello(), frame(FrameType::Heartbeat, &big)];
+    assert_eq!(refusal(&mut s, now, &chunks).cause(), "oversized");
 }
 
 fn trusted_session() -> (Instant, Session) {

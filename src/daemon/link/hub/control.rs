@@ -136,13 +136,29 @@ impl Hub {
                 .into(),
                 node_id: self.node_name_of(&e.fingerprint),
                 address: e.sighting.map(|s| s.address.to_string()),
-                last_seen_ms_ago: e
-                    .sighting
-                    .map(|s| now.saturating_duration_since(s.last_seen).as_millis() as u64),
+                // The last frame heard on a live connection counts as seen too.
+                last_seen_ms_ago: [
+                    e.sighting.map(|s| s.last_seen),
+                    self.last_heard(&e.fingerprint),
+                ]
+                .into_iter()
+                .flatten()
+                .max()
+                .map(|t| now.saturating_duration_since(t).as_millis() as u64),
                 approved_at: e.approval.map(|a| rfc3339(a.approved_at)),
                 linked: linked.contains(&e.fingerprint),
             })
             .collect()
+    }
+
+    fn last_heard(&self, fp: &Fingerprint) -> Option<std::time::Instant> {
+        let shared = self.shared.lock();
+        shared
+            .peers
+            .values()
+            .filter(|p| p.fingerprint.as_ref() == Some(fp))
+            .filter_map(|p| p.last_heard)
+            .max()
     }
 
     fn node_name_of(&self, fp: &Fingerprint) -> Option<String> {
