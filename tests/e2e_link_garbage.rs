@@ -53,9 +53,10 @@ fn raw_garbage(c: &Cluster, ns: &str, count: u32) -> u32 {
 enum Attack {
     /// A frame whose length is over the limit for an untrusted peer.
     Oversized,
-    /// A frame type no version defines, in place of the Hello. (After the Hello the
-    /// session skips unknown types: a newer peer's, see link/session.rs.)
+    /// A frame type no version defines, in place of the Hello.
     UnknownType,
+    /// The same after the Hello: the agreed version does not have it either.
+    UnknownTypeAfterHello,
     /// A Hello whose body is not JSON.
     BadJson,
     /// Half a frame, then the end of the stream.
@@ -102,7 +103,7 @@ async fn tls_attack(id_dir: PathBuf, attack: Attack) -> bool {
             bytes.extend_from_slice(&[0, 3, 0, 0]);
             bytes.extend_from_slice(&[b'x'; 256]);
         }
-        Attack::UnknownType => {
+        Attack::UnknownType | Attack::UnknownTypeAfterHello => {
             encode(&mut bytes, FrameType::Unknown(999), 0, b"{}").expect("encode");
         }
         Attack::BadJson => {
@@ -182,6 +183,7 @@ fn garbage_and_strangers_are_refused_counted_closed_and_vrrp_keeps_its_interval(
     for attack in [
         Attack::Oversized,
         Attack::UnknownType,
+        Attack::UnknownTypeAfterHello,
         Attack::BadJson,
         Attack::Truncated,
     ] {

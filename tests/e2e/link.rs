@@ -2,8 +2,9 @@
 //! link requests (identity, peers, approve, revoke), the peer rows of `baton status`,
 //! and a firewall inside a test namespace that drops the link's TCP port.
 //!
-//! The control requests go over the socket as one JSON line each, the way `baton`'s own
-//! client sends them, so the tests do not depend on how the command line words things.
+//! Identity and peers go through the command line (`baton identity`, `baton peer ...`)
+//! as a user types them; [`Daemon::control`] sends a raw JSON request line for anything
+//! the command line does not show.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{DEADLINE, Daemon};
 use crate::common::netns::sh;
@@ -106,32 +107,57 @@ impl Daemon {
         })
     }
 
-    /// `{"cmd":"identity"}`: the answer's fields (fingerprint, node_id, state_dir, listen).
-    pub fn identity(&self) -> Value {
-        let r = self.control(json!({"cmd": "identity"}));
-        assert_eq!(
-            r["result"], "identity",
-            "{}: identity answer {r}",
-            self.name
+    /// Runs `baton ARGS... --socket SOCKET`; its stdout, panicking (with the log) unless
+    /// it exits 0.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(super::BATON)
+            .args(args)
+            .arg("--socket")
+            .arg(&self.socket)
+            .output()
+            .expect("run baton");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}: baton {}: {stdout}{}\n--- log ---\n{}",
+            self.name,
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr),
+            self.log_text()
         );
-        r
+        stdout
     }
 
-    /// This node's link fingerprint, as the control socket reports it.
+    /// `baton identity --json`: fingerprint, node_id, state_dir, listen.
+    pub fn identity(&self) -> Value {
+        let text = self.cli(&["identity", "--json"]);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("identity --json: {e}: {text}"))
+    }
+
+    /// This node's fingerprint: the first line of `baton identity` is `SHA256 FP`.
     pub fn fingerprint(&self) -> String {
-        let fp = self.identity()["fingerprint"]
-            .as_str()
+        let text = self.cli(&["identity"]);
+        let fp = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("SHA256 "))
             .unwrap_or_default()
             .to_string();
-        assert!(is_fingerprint(&fp), "{}: fingerprint {fp:?}", self.name);
+        assert!(
+            is_fingerprint(&fp),
+            "{}: baton identity said {text:?}",
+            self.name
+        );
         fp
     }
 
-    /// `{"cmd":"peers"}`: the rows of `baton peer list`.
+    /// `baton peer list --json`: pending and trusted peers.
     pub fn peer_list(&self) -> Vec<Value> {
-        let r = self.control(json!({"cmd": "peers"}));
-        assert_eq!(r["result"], "peers", "{}: peers answer {r}", self.name);
-        r["peers"].as_array().cloned().unwrap_or_default()
+        let text = self.cli(&["peer", "list", "--json"]);
+        match serde_json::from_str(&text) {
+            Ok(Value::Array(rows)) => rows,
+            other => panic!("{}: peer list --json: {other:?}: {text}", self.name),
+        }
     }
 
     /// The peer list's row for `fingerprint`.
@@ -141,24 +167,14 @@ impl Daemon {
             .find(|p| p["fingerprint"] == fingerprint)
     }
 
-    /// `baton peer approve FP`; panics unless the daemon says ok.
+    /// `baton peer approve FP`.
     pub fn approve(&self, fingerprint: &str) {
-        let r = self.control(json!({"cmd": "peer_approve", "fingerprint": fingerprint}));
-        assert_eq!(
-            r["result"], "ok",
-            "{}: approve {fingerprint}: {r}",
-            self.name
-        );
+        self.cli(&["peer", "approve", fingerprint]);
     }
 
-    /// `baton peer revoke FP`; panics unless the daemon says ok.
+    /// `baton peer revoke FP`.
     pub fn revoke(&self, fingerprint: &str) {
-        let r = self.control(json!({"cmd": "peer_revoke", "fingerprint": fingerprint}));
-        assert_eq!(
-            r["result"], "ok",
-            "{}: revoke {fingerprint}: {r}",
-            self.name
-        );
+        self.cli(&["peer", "revoke", fingerprint]);
     }
 
     /// The `link` section of `baton status --json` (Null while the daemon does not answer).
