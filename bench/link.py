@@ -66,6 +66,21 @@ def fingerprint(sock):
     return r.get("fingerprint") if r and r.get("result") == "identity" else None
 
 
+def anon_kib(agent):
+    """Anonymous memory (heap, stacks) of an agent's processes, KiB: the part of RSS that
+    is the daemon's own data rather than mapped code."""
+    total = 0
+    for pid in agent.pids():
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Anonymous:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def link_conf(me, peer, state_dir, trust=None):
     lines = [f"link {{\n    listen {me}\n    peer {peer}\n    state_dir {state_dir}\n"]
     if trust:
@@ -148,9 +163,10 @@ def idle(links, per_link, seconds, tag, with_link):
         time.sleep(seconds)
         c1 = {n: a.cpu_seconds() for n, a in agents.items()}
         mem = {n: a.memory_kib() for n, a in agents.items()}
+        anon = {n: anon_kib(a) for n, a in agents.items()}
         still = linked(agents) if link else None
         alive = all(a.proc.poll() is None for a in agents.values())
-        return {"cpu": {n: c1[n] - c0[n] for n in agents}, "mem": mem, "alive": alive,
+        return {"cpu": {n: c1[n] - c0[n] for n in agents}, "mem": mem, "anon": anon, "alive": alive,
                 "to_linked": to_linked, "still_linked": still}
     except TimeoutError as e:
         return {"error": str(e)}
@@ -263,26 +279,28 @@ def report(idle_res, starts, times, advs, seconds, notes):
              "seconds (utime + stime, 10 ms ticks).")
     L.append("")
     L.append("| instances | link | master CPU s | backup CPU s | master RSS | master PSS | "
-             "backup RSS | backup PSS | start → linked s |")
-    L.append("|---|---|---|---|---|---|---|---|---|")
+             "master anon | backup RSS | backup PSS | backup anon | start → linked s |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for (n, with_link), r in sorted(idle_res.items()):
         label = "linked" if with_link else "none"
         if "error" in r:
-            L.append(f"| {n} | {label} | {r['error']} | | | | | | |")
+            L.append(f"| {n} | {label} | {r['error']} | | | | | | | | |")
             continue
         tl = f"{r['to_linked']:.2f}" if r.get("to_linked") is not None else "–"
         L.append(f"| {n} | {label} | {r['cpu']['a']:.2f} | {r['cpu']['b']:.2f} | "
-                 f"{r['mem']['a'][0]} | {r['mem']['a'][1]} | {r['mem']['b'][0]} | "
-                 f"{r['mem']['b'][1]} | {tl} |"
+                 f"{r['mem']['a'][0]} | {r['mem']['a'][1]} | {r['anon']['a']} | "
+                 f"{r['mem']['b'][0]} | {r['mem']['b'][1]} | {r['anon']['b']} | {tl} |"
                  + ("" if r.get("alive", True) else " (a daemon died)")
                  + (" (link fell during the idle time)" if r.get("still_linked") is False else ""))
     for n in sorted({k[0] for k in idle_res}):
         on, off = idle_res.get((n, True), {}), idle_res.get((n, False), {})
         if "mem" in on and "mem" in off:
             d = [on["mem"][x][0] - off["mem"][x][0] for x in ("a", "b")]
+            da = [on["anon"][x] - off["anon"][x] for x in ("a", "b")]
             L.append("")
-            L.append(f"{n} instance(s): the link adds {d[0]} KiB RSS on the master and "
-                     f"{d[1]} KiB on the backup.")
+            L.append(f"{n} instance(s): the link adds {d[0]} KiB RSS on the master "
+                     f"({da[0]} KiB of it anonymous) and {d[1]} KiB on the backup "
+                     f"({da[1]} KiB anonymous).")
     L.append("")
     if starts:
         xs = [x * 1000 for x in starts]
