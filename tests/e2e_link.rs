@@ -106,6 +106,19 @@ fn two_nodes_approve_each_other_show_each_other_and_relink_after_restart() {
         assert_eq!(e["trust"], "approved", "{e}");
         assert_eq!(e["linked"], true, "{e}");
     }
+    // `baton status` as a person reads it: the peer's link, and both nodes' states on
+    // the instance's line.
+    let text = c.d(a).cli(&["status"]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(B) && l.contains("up for")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("VI_1") && l.contains("MASTER") && l.contains("BACKUP")),
+        "{text}"
+    );
 
     // b restarts: same key, linked again with no command.
     c.dm(b).restart();

@@ -74,6 +74,12 @@ fn mixed_pair(test: &str, peers: &[&str]) {
     eprintln!("keepalived's row on baton: {row}");
     assert!(row["status"].is_null(), "a status from keepalived? {row}");
     assert!(row["fingerprint"].is_null(), "a key from keepalived? {row}");
+    let text = c.d(b).cli(&["status"]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(KEEPALIVED) && l.contains("VRRP only")),
+        "{text}"
+    );
 
     // keepalived crashes: baton takes over as it would without the link.
     ka.crash();
