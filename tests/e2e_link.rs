@@ -5,7 +5,10 @@
 //!   instance states; a restart links again with no command (the trust persisted);
 //! - a third node with a key nobody approved stays pending on both sides and is told
 //!   nothing; revoking a trusted peer takes the link out of `up` at once on both sides;
-//! - fingerprints written in baton.conf link the pair with no approval step.
+//! - fingerprints written in baton.conf link the pair with no approval step;
+//! - an address pinned to one key that presents another is `untrusted`, never pending;
+//! - both nodes restarted at the same moment (both dial, one connection is kept) end up
+//!   linked on both sides, every time.
 //!
 //! Node a is 10.0.0.1 (priority 150, the master), b is 10.0.0.2 (100), c is 10.0.0.3.
 
