@@ -26,4 +26,6 @@ fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --all-targets
+# The link session's fuzz body on a generated corpus (cargo-fuzz needs nightly; this does not).
+cargo test --locked --manifest-path fuzz/Cargo.toml --bin link_session
 bash tests/packaging.sh

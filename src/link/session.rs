@@ -370,6 +370,12 @@ impl Session {
         self.local_status = Some(status);
     }
 
+    /// Our status with only its ages moved on: kept for the next heartbeat, which carries
+    /// it, rather than sent at once as a change is.
+    pub fn refresh_local_status(&mut self, status: Status) {
+        self.local_status = Some(status);
+    }
+
     /// Our config summary: sent when the link comes up and whenever it changes.
     pub fn set_local_config(&mut self, summary: ConfigSummary) {
         if self.local_config.as_ref() == Some(&summary) {

@@ -206,7 +206,7 @@ where
             ..SessionConfig::new(env.hello.clone(), fp.to_string())
         },
     );
-    feed_local(&mut session, &local.borrow_and_update(), now);
+    feed_local(&mut session, &local.borrow_and_update(), now, true);
     let mut was_up = false;
     let mut buf = vec![0u8; 16 * 1024];
     let mut stalled = false;
@@ -255,9 +255,11 @@ where
             }
             _ = sleep_until(deadline) => {
                 let now = Instant::now();
-                // Ages in our status grow between changes; bring them up to date when a
-                // heartbeat (which carries the status) may be due.
-                feed_local(&mut session, &local.borrow(), now);
+                // Ages in our status grow between changes; bring them up to date for the
+                // heartbeat that may be due (it carries the status), without sending the
+                // status a second time. A real change not yet seen is sent as one.
+                let changed = local.has_changed().unwrap_or(false);
+                feed_local(&mut session, &local.borrow_and_update(), now, changed);
                 session.handle_timeout(now);
             }
             cmd = rx.recv() => match cmd {
@@ -266,7 +268,7 @@ where
             },
             changed = local.changed() => {
                 if changed.is_ok() {
-                    feed_local(&mut session, &local.borrow_and_update(), Instant::now());
+                    feed_local(&mut session, &local.borrow_and_update(), Instant::now(), true);
                 }
             }
         }
@@ -290,8 +292,9 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Our status (ages as of `now`) and config summary into the session.
-fn feed_local(session: &mut Session, local: &LocalView, now: Instant) {
+/// Our status (ages as of `now`) and config summary into the session; `changed`: sent
+/// at once, else kept for the next heartbeat.
+fn feed_local(session: &mut Session, local: &LocalView, now: Instant, changed: bool) {
     let since = now.saturating_duration_since(local.built).as_millis() as u64;
     let mut status: Status = local.status.clone();
     status.uptime_ms = status.uptime_ms.saturating_add(since);
@@ -301,7 +304,11 @@ fn feed_local(session: &mut Session, local: &LocalView, now: Instant) {
             h.ago_ms = h.ago_ms.saturating_add(since);
         }
     }
-    session.set_local_status(status);
+    if changed {
+        session.set_local_status(status);
+    } else {
+        session.refresh_local_status(status);
+    }
     session.set_local_config(local.config.clone());
 }
 

@@ -291,6 +291,30 @@ fn status_crosses_on_change_at_once_and_again_with_every_heartbeat() {
 }
 
 #[test]
+fn a_refreshed_status_waits_for_the_heartbeat_and_is_sent_once_with_it() {
+    let mut p = Pair::linked_v1();
+    p.a.set_local_status(status(InstanceState::Backup, 100));
+    p.settle();
+    let before = statuses(&p.b_events).len();
+    let mut aged = status(InstanceState::Backup, 100);
+    aged.uptime_ms += 700;
+    p.a.refresh_local_status(aged);
+    p.settle();
+    assert_eq!(
+        statuses(&p.b_events).len(),
+        before,
+        "refresh is not a change"
+    );
+    p.run_for(Duration::from_millis(1100));
+    let got = statuses(&p.b_events);
+    assert_eq!(got.len(), before + 1, "one status per heartbeat, not two");
+    assert_eq!(
+        got.last().unwrap().uptime_ms,
+        status(InstanceState::Backup, 100).uptime_ms + 700
+    );
+}
+
+#[test]
 fn config_summary_crosses_when_up_and_on_change_only() {
     let mut p = Pair::new(
         hello("a", FP_A, 1, 1),
