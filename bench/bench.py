@@ -197,7 +197,8 @@ def config(kind, node, adv, version, dir_, n_links=1, per_link=1, hooks=True, ch
 
 
 class Agent:
-    def __init__(self, kind, ns, node, dir_, conf):
+    def __init__(self, kind, ns, node, dir_, conf, extra=()):
+        """`extra`: more arguments for `baton run` (bench/link.py: --baton-conf FILE)."""
         self.kind, self.ns, self.node, self.dir = kind, ns, node, dir_
         self.seq = getattr(Agent, "_seq", 0)
         Agent._seq = self.seq + 1
@@ -206,8 +207,9 @@ class Agent:
         with open(path, "w") as f:
             f.write(conf)
         self.log = os.path.join(dir_, f"{tag}.log")
+        self.sock = os.path.join(dir_, f"{tag}.sock")
         if kind == "baton":
-            cmd = [BATON, "run"] + (["-D"] if os.environ.get("BENCH_KEEP") else []) + ["-f", path, "--socket", os.path.join(dir_, f"{tag}.sock")]
+            cmd = [BATON, "run"] + (["-D"] if os.environ.get("BENCH_KEEP") else []) + ["-f", path, "--socket", self.sock] + list(extra)
         else:
             p = lambda w: os.path.join(dir_, f"{tag}.{w}.pid")
             cmd = ["keepalived", "-n", "-l", "-D", "--vrrp", "-f", path, "-p", p("main"),
@@ -602,7 +604,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--idle", type=int, default=60)
     ap.add_argument("--no-write", action="store_true", help="print only")
-    ap.add_argument("--only", choices=["timing", "idle"], default=None)
+    ap.add_argument("--only", choices=["timing", "idle", "link"], default=None)
     ap.add_argument("--advs", default="1,0.1,0.01", help="advert_int values, comma-separated")
     ap.add_argument("--agents", default="keepalived,baton", help="which agents to measure")
     args = ap.parse_args()
@@ -613,6 +615,10 @@ def main():
     args.keepalived_check = (1, 2)
     started = dt.datetime.now(dt.timezone.utc)
     results, resources, notes = {}, {}, []
+
+    if args.only == "link":
+        run_link(args)
+        return
 
     if args.only != "idle":
         for adv in args.advs:
@@ -646,6 +652,19 @@ def main():
     print(text)
     if not args.no_write:
         write_doc(text)
+    if args.only is None:
+        run_link(args)
+
+
+def run_link(args):
+    """The link's section (bench/link.py), with its own markers in docs/benchmark.md."""
+    import link
+    started = dt.datetime.now(dt.timezone.utc)
+    text = (f"Run {started:%Y-%m-%d %H:%M} UTC on `{os.uname().nodename}`: nproc "
+            f"{os.cpu_count()}, {args.reps} repetitions.\n\n" + link.run(args))
+    print(text)
+    if not args.no_write:
+        link.write_doc(text)
 
 
 BEGIN, END = "<!-- results: written by bench/bench.py -->", "<!-- /results -->"

@@ -1,11 +1,15 @@
 #!/bin/sh
 # Failover benchmark, keepalived pair against baton pair: see bench/README.md.
-# Usage (as root): bench/run.sh [--quick] [--reps N] [--idle SECONDS] [--only timing|idle]
+# Usage (as root): bench/run.sh [--quick] [--reps N] [--idle SECONDS] [--only timing|idle|link]
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (namespaces, raw sockets)" >&2; exit 1; }
 for tool in keepalived tcpdump ip python3; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
 done
+case " $* " in
+*" timing "*|*" idle "*) ;;
+*) command -v nft >/dev/null || { echo "missing: nft (nftables), for the link section" >&2; exit 1; } ;;
+esac
 cargo build --release --quiet
 exec python3 bench/bench.py "$@"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what baton's tests need (keepalived, iproute2, tcpdump) and runs every test:
+# Installs what baton's tests need (keepalived, iproute2, tcpdump, nftables: the link
+# tests drop its TCP port inside a namespace) and runs every test:
 # formatting, lints, unit tests, the protocol simulation, and the network-namespace
 # end-to-end and interop tests, then tests/packaging.sh, which installs its own tools
 # (cargo-deb, cargo-generate-rpm, rpm, debootstrap; Zig and cargo-zigbuild from the
@@ -11,6 +12,7 @@ need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v keepalived >/dev/null || need+=(keepalived)
 command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "tests/all.sh: missing ${need[*]}; run as root so they can be installed" >&2

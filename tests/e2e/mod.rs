@@ -10,6 +10,8 @@
 
 #![allow(dead_code)]
 
+pub mod link;
+
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
