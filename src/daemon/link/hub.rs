@@ -281,11 +281,16 @@ impl Hub {
                         superseded: false,
                     },
                 );
+                // A second key from a linked peer's address (another program there, or
+                // a rogue) does not take over the peer's row while the link is up.
+                let linked = self.other_up(id, addr);
                 {
                     let mut shared = self.shared.lock();
                     if let Some(p) = shared.peers.get_mut(&addr) {
                         p.open += 1;
-                        p.fingerprint = Some(fingerprint);
+                        if !linked {
+                            p.fingerprint = Some(fingerprint);
+                        }
                     }
                 }
                 self.drop_duplicates(id);
@@ -300,13 +305,16 @@ impl Hub {
                 let Some(c) = self.conns.remove(&id) else {
                     return;
                 };
-                // Another connection to the peer (the one that stays when this was a
-                // duplicate) speaks for the link now.
-                let others = (self.conns.values()).any(|o| o.addr == c.addr && !o.superseded);
+                // Who speaks for the peer now: a duplicate being closed never did; a
+                // connection that was up did, whatever else is open from that address;
+                // otherwise the others that are still open do.
+                let others_open = (self.conns.values()).any(|o| o.addr == c.addr && !o.superseded);
+                let link_ends =
+                    !c.superseded && !self.other_up(id, c.addr) && (c.up || !others_open);
                 let mut shared = self.shared.lock();
                 if let Some(p) = shared.peers.get_mut(&c.addr) {
                     p.open = p.open.saturating_sub(1);
-                    if !others && p.link != LinkState::Untrusted {
+                    if link_ends && p.link != LinkState::Untrusted {
                         let was_up = p.is_up();
                         p.set_link(LinkState::Down, now);
                         if was_up {
@@ -317,6 +325,12 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// Whether a connection other than `id` to `addr` is up (and not being closed as a
+    /// duplicate).
+    fn other_up(&self, id: u64, addr: IpAddr) -> bool {
+        (self.conns.iter()).any(|(i, c)| *i != id && c.addr == addr && c.up && !c.superseded)
     }
 
     /// Two connections with one key: both nodes keep the one dialled by the node with
@@ -346,13 +360,16 @@ impl Hub {
     }
 
     fn on_event(&mut self, id: u64, event: Event, now: Instant) {
-        let Some(c) = self.conns.get_mut(&id) else {
+        let Some((addr, superseded)) = self.conns.get(&id).map(|c| (c.addr, c.superseded)) else {
             return;
         };
-        if c.superseded {
+        // Only the connection that speaks for the peer changes its row: not a duplicate
+        // being closed, not a second connection from the address of a linked peer.
+        // Refusals are counted whichever connection they come from.
+        let speaks = !superseded && !self.other_up(id, addr);
+        if !speaks && !matches!(event, Event::Closed(_)) {
             return;
         }
-        let addr = c.addr;
         match event {
             Event::PeerHello { hello, .. } => {
                 let mut shared = self.shared.lock();
@@ -369,7 +386,9 @@ impl Hub {
                 // every reconnect it lasts until the peer's HelloAck arrives.
             }
             Event::Up { version } => {
-                c.up = true;
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.up = true;
+                }
                 self.logged.retain(|(a, _)| *a != Some(addr));
                 let name = {
                     let mut shared = self.shared.lock();
