@@ -472,7 +472,7 @@ impl Hub {
 
     /// Compares our summary with the peer's; logs when the differences appear or go.
     fn recompare(&mut self, addr: IpAddr) {
-        let ours = self.local.borrow().config.clone();
+        let ours = Arc::clone(&self.local.borrow().config);
         let mut shared = self.shared.lock();
         let Some(p) = shared.peers.get_mut(&addr) else {
             return;
