@@ -270,6 +270,7 @@ impl Handover {
         self.step(now);
     }
 
+    /// The link's session closed (or a new one failed before it came up).
     pub fn link_down(&mut self, now: Instant) {
         self.peer_request = None;
         if self.peer == Peer::Linked {
@@ -278,7 +279,8 @@ impl Handover {
         self.step(now);
     }
 
-    /// An advert from the peer for this target (any instance of a sync group).
+    /// An advert from the peer for this target (any instance of a sync group). Feed it
+    /// whether or not the link is up: when the link goes down, the last one decides.
     pub fn peer_heard_on_vrrp(&mut self, now: Instant) {
         self.last_vrrp = Some(now);
         // A stopped peer heard again after its last adverts has started anew.
