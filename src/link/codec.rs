@@ -26,8 +26,9 @@ const TYPE_AND_FLAGS: usize = 4;
 const LENGTH: usize = 4;
 
 /// What a frame carries. The numbers are fixed forever; unknown ones survive as
-/// `Unknown(n)`, and so do the reserved ranges (handover, data sync) until a version of
-/// the protocol gives them bodies.
+/// `Unknown(n)`, and so do the reserved numbers (the rest of the handover range, data
+/// sync) until a version of the protocol gives them bodies. Which types a peer may send
+/// depends on the agreed version; the session judges that, not this file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FrameType {
@@ -38,6 +39,10 @@ pub enum FrameType {
     Status,
     ConfigSummary,
     Close,
+    /// Version 2 on: [`super::message::ReleaseRequest`].
+    ReleaseRequest,
+    /// Version 2 on: [`super::message::Released`].
+    Released,
     Unknown(u16),
 }
 
@@ -51,6 +56,8 @@ impl FrameType {
             FrameType::Status => 5,
             FrameType::ConfigSummary => 6,
             FrameType::Close => 7,
+            FrameType::ReleaseRequest => super::message::HANDOVER_RELEASE_REQUEST,
+            FrameType::Released => super::message::HANDOVER_RELEASED,
             FrameType::Unknown(n) => n,
         }
     }
@@ -66,6 +73,8 @@ impl From<u16> for FrameType {
             5 => FrameType::Status,
             6 => FrameType::ConfigSummary,
             7 => FrameType::Close,
+            super::message::HANDOVER_RELEASE_REQUEST => FrameType::ReleaseRequest,
+            super::message::HANDOVER_RELEASED => FrameType::Released,
             n => FrameType::Unknown(n),
         }
     }

@@ -11,11 +11,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::proto;
 
-/// The link protocol versions this build speaks.
-pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 1 };
+/// The link protocol versions this build speaks. Version 2 adds the handover frames
+/// ([`ReleaseRequest`], [`Released`]); with a peer that speaks only version 1 the session
+/// neither sends nor accepts them, and the two nodes hand over as if unlinked.
+pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 2 };
 
-/// Frame type numbers held for the handover of the next issue (release request,
-/// released, done). Until a version gives them bodies they decode as unknown types.
+/// The first version with the handover frames.
+pub const HANDOVER_VERSION: u16 = 2;
+
+/// Frame type numbers of the handover: 16 and 17 are in use from version 2 on, the rest
+/// (18 included, once named "done") stay held and decode as unknown types.
 pub const HANDOVER_TYPES: RangeInclusive<u16> = 16..=31;
 pub const HANDOVER_RELEASE_REQUEST: u16 = 16;
 pub const HANDOVER_RELEASED: u16 = 17;
@@ -231,6 +236,33 @@ pub struct TrackedWeight {
     pub reverse: bool,
 }
 
+/// "I have entered MASTER for `target` and hold its MASTER hooks until you say your
+/// service for it has stopped." Sent by the node entering MASTER, again on every new
+/// connection while it still holds. `generation` counts the sender's masterships of the
+/// target, so an answer to an older request is recognised and ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRequest {
+    /// An instance or sync group name, as in keepalived.conf.
+    pub target: String,
+    pub generation: u64,
+}
+
+/// "My service for `target` is not running": the sender's hooks for leaving MASTER have
+/// ended (or were killed at their timeout), or it never started them. It answers the
+/// [`ReleaseRequest`] of `generation`; the sender never sends it while it is MASTER
+/// itself, so two nodes that both entered MASTER wait for VRRP to pick one.
+///
+/// With `stopping`, the sender is shutting down and will not serve `target` again on
+/// this connection: sent unasked once its leaving hooks are done, it releases any hold
+/// of the receiver, present or future, whatever its generation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Released {
+    pub target: String,
+    pub generation: u64,
+    #[serde(default)]
+    pub stopping: bool,
+}
+
 /// Why the sender closes the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -308,17 +340,47 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&hello).unwrap(),
-            r#"{"versions":{"min":1,"max":1},"node_id":"lb1","fingerprint":"AB:CD","baton_version":"0.1.0","capabilities":[]}"#
+            r#"{"versions":{"min":1,"max":2},"node_id":"lb1","fingerprint":"AB:CD","baton_version":"0.1.0","capabilities":[]}"#
         );
     }
 
     #[test]
-    fn reserved_ranges_do_not_overlap_the_types_in_use() {
+    fn reserved_ranges_hold_only_the_handover_types_in_use() {
+        use crate::link::codec::FrameType;
+        assert_eq!(
+            FrameType::from(HANDOVER_RELEASE_REQUEST),
+            FrameType::ReleaseRequest
+        );
+        assert_eq!(FrameType::from(HANDOVER_RELEASED), FrameType::Released);
         for n in HANDOVER_TYPES.chain(DATA_SYNC_TYPES) {
-            assert!(matches!(
-                crate::link::codec::FrameType::from(n),
-                crate::link::codec::FrameType::Unknown(_)
-            ));
+            let kind = FrameType::from(n);
+            if n != HANDOVER_RELEASE_REQUEST && n != HANDOVER_RELEASED {
+                assert_eq!(kind, FrameType::Unknown(n));
+            }
         }
+    }
+
+    #[test]
+    fn handover_bodies_are_small_readable_json() {
+        let r = Released {
+            target: "VI_1".into(),
+            generation: 3,
+            stopping: false,
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"target":"VI_1","generation":3,"stopping":false}"#
+        );
+        // A release from a peer that leaves `stopping` out is an ordinary answer.
+        let r: Released = serde_json::from_str(r#"{"target":"G","generation":1}"#).unwrap();
+        assert!(!r.stopping);
+        let q = ReleaseRequest {
+            target: "G".into(),
+            generation: 9,
+        };
+        assert_eq!(
+            serde_json::to_string(&q).unwrap(),
+            r#"{"target":"G","generation":9}"#
+        );
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod codec;
 pub mod compare;
+pub mod handover;
 pub mod identity;
 pub mod message;
 pub mod session;

@@ -17,6 +17,13 @@
 //!
 //! Every refusal closes the session with a [`CloseReason`] whose [`CloseReason::cause`]
 //! the driver counts; a Close frame tells the peer why. Nothing here panics on input.
+//!
+//! Handover frames (version 2 on, see [`super::handover`]) cross only while up and only
+//! when the agreed version has them: [`Session::send_release_request`] and
+//! [`Session::send_released`] send nothing otherwise (the peer then hands over as if
+//! unlinked), and from a version 1 peer such a frame is an unknown type. What arrives
+//! comes out of [`Session::poll_handover`], apart from the events: the link driver keeps
+//! the events for its own bookkeeping, the engine's handover wants these.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,12 +33,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::codec::{
-    self, DecodeError, Decoder, Frame, FrameTooLarge, FrameType, LIMIT_BEFORE_TRUST, LIMIT_TRUSTED,
+    self, Decoder, Frame, FrameTooLarge, FrameType, LIMIT_BEFORE_TRUST, LIMIT_TRUSTED,
 };
 use super::message::{
-    Close, CloseCode, ConfigSummary, Heartbeat, HeartbeatAck, Hello, HelloAck, Status, Verdict,
-    VersionError, negotiate,
+    Close, ConfigSummary, HANDOVER_VERSION, Heartbeat, Hello, HelloAck, ReleaseRequest, Released,
+    Status, Verdict,
 };
+
+mod close;
+mod receive;
+pub use close::CloseReason;
 
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEAD_AFTER: Duration = Duration::from_secs(3);
@@ -41,6 +52,9 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 const OUTSTANDING_HEARTBEATS: usize = 8;
 /// Characters of explanation in a Close frame we send.
 const MAX_CLOSE_DETAIL: usize = 256;
+/// Handover messages received and not yet taken; a peer that floods them loses the
+/// oldest, which a newer request or release supersedes anyway.
+const MAX_HANDOVER_QUEUE: usize = 256;
 
 /// What one session is told when it starts.
 #[derive(Debug, Clone)]
@@ -98,103 +112,12 @@ pub enum Event {
     Closed(CloseReason),
 }
 
-/// Why a session ended.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+/// A handover message from the peer, for the target's [`super::handover::Handover`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum CloseReason {
-    #[error("no hello within the hello timeout")]
-    HelloTimeout,
-    #[error("peer silent for {0:?}")]
-    PeerDead(Duration),
-    #[error(transparent)]
-    Version(VersionError),
-    #[error("framing: {0}")]
-    Frame(DecodeError),
-    #[error("frame type {0} before hello")]
-    UnknownTypeBeforeHello(u16),
-    /// The agreed version names every type a peer may send, so anything else is a bug or
-    /// an attack, not a newer peer.
-    #[error("frame type {0}, unknown in the agreed version")]
-    UnknownType(u16),
-    #[error("{0} before hello")]
-    ExpectedHello(FrameType),
-    #[error("a second hello")]
-    DuplicateHello,
-    #[error("bad {kind} body: {error}")]
-    BadBody { kind: FrameType, error: String },
-    #[error("hello names fingerprint {hello}, TLS saw {tls}")]
-    FingerprintMismatch { tls: String, hello: String },
-    #[error("peer acknowledged version {theirs}, we agreed on {ours}")]
-    AckVersion { ours: u16, theirs: u16 },
-    #[error("heartbeat {seq} after {last}: replayed or out of order")]
-    HeartbeatReplay { seq: u64, last: u64 },
-    #[error("echo of heartbeat {seq}, which we did not send or which it misquotes")]
-    BadHeartbeatAck { seq: u64 },
-    #[error("{kind} not allowed while {phase:?}")]
-    NotAllowed { kind: FrameType, phase: Phase },
-    #[error("peer closed: {code:?} {detail}", code = .0.code, detail = .0.detail)]
-    PeerClosed(Close),
-    #[error("connection ended")]
-    Eof,
-    #[error("peer's trust revoked")]
-    Revoked,
-    #[error("shutting down")]
-    Shutdown,
-    #[error("our own message: {0}")]
-    Outgoing(String),
-}
-
-impl CloseReason {
-    /// A stable key for counting refusals per peer and cause.
-    pub fn cause(&self) -> &'static str {
-        match self {
-            CloseReason::HelloTimeout => "hello_timeout",
-            CloseReason::PeerDead(_) => "peer_dead",
-            CloseReason::Version(_) => "version",
-            CloseReason::Frame(DecodeError::Oversized { .. }) => "oversized",
-            CloseReason::Frame(DecodeError::Truncated { .. }) => "truncated",
-            CloseReason::Frame(_) => "garbage",
-            CloseReason::UnknownTypeBeforeHello(_) => "unknown_type_before_hello",
-            CloseReason::UnknownType(_) => "unknown_type",
-            CloseReason::ExpectedHello(_) => "expected_hello",
-            CloseReason::DuplicateHello => "duplicate_hello",
-            CloseReason::BadBody { .. } => "bad_body",
-            CloseReason::FingerprintMismatch { .. } => "fingerprint_mismatch",
-            CloseReason::AckVersion { .. } => "ack_version",
-            CloseReason::HeartbeatReplay { .. } => "heartbeat_replay",
-            CloseReason::BadHeartbeatAck { .. } => "bad_heartbeat_ack",
-            CloseReason::NotAllowed { .. } => "not_allowed",
-            CloseReason::PeerClosed(_) => "peer_closed",
-            CloseReason::Eof => "eof",
-            CloseReason::Revoked => "revoked",
-            CloseReason::Shutdown => "shutdown",
-            CloseReason::Outgoing(_) => "outgoing",
-        }
-    }
-
-    /// What the Close frame we send for this reason says; `None`: the peer is gone.
-    fn code(&self) -> Option<CloseCode> {
-        match self {
-            CloseReason::PeerClosed(_) | CloseReason::Eof => None,
-            CloseReason::HelloTimeout | CloseReason::PeerDead(_) => Some(CloseCode::Timeout),
-            CloseReason::Version(_) => Some(CloseCode::Version),
-            CloseReason::Revoked => Some(CloseCode::Revoked),
-            CloseReason::Shutdown => Some(CloseCode::Shutdown),
-            _ => Some(CloseCode::ProtocolError),
-        }
-    }
-}
-
-/// Fingerprints compare by their hex digits alone, in any case, with or without colons.
-fn same_fingerprint(a: &str, b: &str) -> bool {
-    let digits = |s: &str| {
-        s.chars()
-            .filter(char::is_ascii_hexdigit)
-            .map(|c| c.to_ascii_uppercase())
-            .collect::<String>()
-    };
-    let (a, b) = (digits(a), digits(b));
-    !a.is_empty() && a == b
+pub enum HandoverMsg {
+    ReleaseRequest(ReleaseRequest),
+    Released(Released),
 }
 
 pub struct Session {
@@ -203,6 +126,7 @@ pub struct Session {
     decoder: Decoder,
     outbox: Vec<u8>,
     events: VecDeque<Event>,
+    handover: VecDeque<HandoverMsg>,
     /// Heartbeat offsets are measured from here, on our clock only.
     origin: Instant,
     version: Option<u16>,
@@ -234,6 +158,7 @@ impl Session {
             decoder: Decoder::new(LIMIT_BEFORE_TRUST),
             outbox: Vec::new(),
             events: VecDeque::new(),
+            handover: VecDeque::new(),
             origin: now,
             version: None,
             peer_hello: None,
@@ -278,6 +203,12 @@ impl Session {
 
     pub fn last_heard(&self) -> Option<Instant> {
         self.last_heard
+    }
+
+    /// Up, with a version that has the handover frames: the peer answers release
+    /// requests. Up with a version 1 peer is, for the handover, no link at all.
+    pub fn speaks_handover(&self) -> bool {
+        self.phase == Phase::Up && self.version.is_some_and(|v| v >= HANDOVER_VERSION)
     }
 
     /// Bytes the driver read from the connection.
@@ -392,121 +323,49 @@ impl Session {
         self.local_config = Some(summary);
     }
 
+    /// Asks the peer to release `target` (we entered MASTER, mastership `generation`).
+    /// `false`: not sent, because the link is not up or the peer speaks no handover.
+    /// Nothing is queued for later: on the next connection the handover asks again.
+    pub fn send_release_request(&mut self, target: &str, generation: u64) -> bool {
+        if !self.speaks_handover() {
+            return false;
+        }
+        let msg = ReleaseRequest {
+            target: target.to_string(),
+            generation,
+        };
+        self.send(FrameType::ReleaseRequest, &msg);
+        true
+    }
+
+    /// Tells the peer our service for `target` is not running (answering its request of
+    /// `generation`), or with `stopping` that we shut down and will not serve it again.
+    /// `false`: not sent (link not up, or a peer without handover). A release that cannot
+    /// be delivered is lost, not queued: the peer then waits until its own rule lets it
+    /// start (link down and our VRRP silent, or its `handover_timeout`), and a peer that
+    /// reconnects while still holding asks again and gets a fresh answer.
+    pub fn send_released(&mut self, target: &str, generation: u64, stopping: bool) -> bool {
+        if !self.speaks_handover() {
+            return false;
+        }
+        let msg = Released {
+            target: target.to_string(),
+            generation,
+            stopping,
+        };
+        self.send(FrameType::Released, &msg);
+        true
+    }
+
+    /// The next handover message the peer sent.
+    #[must_use]
+    pub fn poll_handover(&mut self) -> Option<HandoverMsg> {
+        self.handover.pop_front()
+    }
+
     /// Ends the session on our side, telling the peer why.
     pub fn shutdown(&mut self) {
         self.close(CloseReason::Shutdown);
-    }
-
-    fn handle_frame(&mut self, now: Instant, frame: Frame) {
-        self.last_heard = Some(now);
-        if self.phase != Phase::AwaitingHello {
-            self.dead_deadline = Some(now + self.config.dead_after);
-        }
-        match (self.phase, frame.kind) {
-            (_, FrameType::Close) => {
-                if let Some(close) = self.parse::<Close>(&frame) {
-                    self.close(CloseReason::PeerClosed(close));
-                }
-            }
-            (Phase::AwaitingHello, FrameType::Hello) => self.handle_hello(now, &frame),
-            (Phase::AwaitingHello, FrameType::Unknown(n)) => {
-                self.close(CloseReason::UnknownTypeBeforeHello(n))
-            }
-            (Phase::AwaitingHello, kind) => self.close(CloseReason::ExpectedHello(kind)),
-            (_, FrameType::Hello) => self.close(CloseReason::DuplicateHello),
-            (_, FrameType::Unknown(n)) => self.close(CloseReason::UnknownType(n)),
-            (_, FrameType::HelloAck) => {
-                if let Some(ack) = self.parse::<HelloAck>(&frame) {
-                    self.handle_ack(ack);
-                }
-            }
-            (_, FrameType::Heartbeat) => {
-                if let Some(hb) = self.parse::<Heartbeat>(&frame) {
-                    self.handle_heartbeat(hb);
-                }
-            }
-            (_, FrameType::HeartbeatAck) => {
-                if let Some(ack) = self.parse::<HeartbeatAck>(&frame) {
-                    self.handle_heartbeat_ack(now, ack);
-                }
-            }
-            (Phase::Up, FrameType::Status) => {
-                if let Some(status) = self.parse::<Status>(&frame) {
-                    self.events.push_back(Event::PeerStatus(Box::new(status)));
-                }
-            }
-            (Phase::Up, FrameType::ConfigSummary) => {
-                if let Some(summary) = self.parse::<ConfigSummary>(&frame) {
-                    self.events.push_back(Event::PeerConfig(Box::new(summary)));
-                }
-            }
-            (phase, kind) => self.close(CloseReason::NotAllowed { kind, phase }),
-        }
-    }
-
-    fn handle_hello(&mut self, now: Instant, frame: &Frame) {
-        let Some(hello) = self.parse::<Hello>(frame) else {
-            return;
-        };
-        if !same_fingerprint(&hello.fingerprint, &self.config.peer_fingerprint) {
-            return self.close(CloseReason::FingerprintMismatch {
-                tls: self.config.peer_fingerprint.clone(),
-                hello: hello.fingerprint,
-            });
-        }
-        let version = match negotiate(self.config.hello.versions, hello.versions) {
-            Ok(v) => v,
-            Err(e) => return self.close(CloseReason::Version(e)),
-        };
-        self.version = Some(version);
-        self.phase = Phase::Pending;
-        self.hello_deadline = None;
-        self.dead_deadline = Some(now + self.config.dead_after);
-        self.peer_hello = Some(hello.clone());
-        self.events.push_back(Event::PeerHello { hello, version });
-        self.after_verdicts();
-    }
-
-    fn handle_ack(&mut self, ack: HelloAck) {
-        let ours = self.version.unwrap_or_default();
-        if ack.version != ours {
-            return self.close(CloseReason::AckVersion {
-                ours,
-                theirs: ack.version,
-            });
-        }
-        self.theirs = ack.verdict;
-        self.after_verdicts();
-    }
-
-    fn handle_heartbeat(&mut self, hb: Heartbeat) {
-        if hb.seq <= self.peer_seq {
-            return self.close(CloseReason::HeartbeatReplay {
-                seq: hb.seq,
-                last: self.peer_seq,
-            });
-        }
-        self.peer_seq = hb.seq;
-        let echo = HeartbeatAck {
-            seq: hb.seq,
-            sent_at_us: hb.sent_at_us,
-        };
-        self.send(FrameType::HeartbeatAck, &echo);
-    }
-
-    fn handle_heartbeat_ack(&mut self, now: Instant, ack: HeartbeatAck) {
-        let found = self
-            .outstanding
-            .iter()
-            .position(|&(seq, at, _)| seq == ack.seq && at == ack.sent_at_us);
-        let Some(i) = found else {
-            return self.close(CloseReason::BadHeartbeatAck { seq: ack.seq });
-        };
-        if let Some((_, _, sent)) = self.outstanding.get(i) {
-            self.rtt = Some(now.saturating_duration_since(*sent));
-        }
-        // Echoes come in order: anything older will never be echoed now.
-        self.outstanding.drain(..=i);
     }
 
     fn send_heartbeat(&mut self, now: Instant) {

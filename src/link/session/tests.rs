@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::link::codec::{Decoder, FrameType, LIMIT_TRUSTED, encode};
-use crate::link::message::{InstanceState, InstanceStatus, VersionRange};
+use crate::link::message::{CloseCode, HeartbeatAck, InstanceState, InstanceStatus, VersionRange};
 
 const FP_A: &str = "AA:11:22:33";
 const FP_B: &str = "BB:44:55:66";
@@ -600,3 +600,5 @@ proptest! {
         }
     }
 }
+
+mod handover;
