@@ -9,10 +9,12 @@
 //! - [`tls`]: TLS 1.3 configurations whose verifier records the peer's fingerprint, so
 //!   trust is decided by fingerprint after the handshake;
 //! - [`codec`], [`message`], [`session`]: frames, their bodies, and the sans-IO state
-//!   machine of one connection (time is an argument; no sockets, no clock).
+//!   machine of one connection (time is an argument; no sockets, no clock);
+//! - [`compare`]: the per-instance settings two nodes must agree on, and their differences;
+//! - [`handover`]: the sans-IO rule that keeps two linked nodes' service intervals apart
+//!   (issue 11; not yet driven by the daemon).
 //!
-//! This is the link's core; the driver beside the engine, the control commands and the
-//! status that uses it come with the rest of issue 10.
+//! The driver that runs all this beside the engine is `daemon::link`.
 
 pub mod codec;
 pub mod compare;
