@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::config;
 use crate::control::{LinkView, PeerView, Request, Response, VrrpSeen};
-use crate::hooks::{HookKind, HookPhase, HookReport, RunOutcome, Target};
+use crate::hooks::{HookPhase, HookReport, RunOutcome, Target};
 use crate::link::compare;
 use crate::link::message::{self, ConfigSummary, HookResult, InstanceStatus, TrackedState};
 use crate::proto::{InstanceId, TrackStatus};
@@ -150,7 +150,7 @@ impl Engine {
         let Target::Instance(name) = &r.target else {
             return;
         };
-        let label = hook_label(r.kind);
+        let label = r.kind.keyword();
         let rt = self.link.hooks.entry(name.clone()).or_default();
         match &r.phase {
             HookPhase::Started { .. } => rt.running = Some(label),
@@ -275,18 +275,6 @@ impl Engine {
             config,
             built: now,
         }
-    }
-}
-
-fn hook_label(kind: HookKind) -> &'static str {
-    match kind {
-        HookKind::Master => "notify_master",
-        HookKind::Backup => "notify_backup",
-        HookKind::Fault => "notify_fault",
-        HookKind::Stop => "notify_stop",
-        HookKind::Generic => "notify",
-        HookKind::MasterRxLowerPri => "notify_master_rx_lower_pri",
-        HookKind::FifoScript => "notify_fifo_script",
     }
 }
 
