@@ -23,18 +23,23 @@ pub const START_S: &str = "0.3";
 /// Seconds a stop takes.
 pub const STOP_S: &str = "1.0";
 
-/// The stand-in: `svc.sh NODE LABEL start|stop`. Requests of one node are served in the
-/// order they were made: each takes a ticket under `flock` and waits (polling every 5 ms)
-/// until the previous ticket is done, so a node's start and stop never run at once and
-/// never swap (plain `flock` waiters are woken in no set order). A request killed while
-/// it runs still passes its turn on.
+/// The stand-in: `svc.sh NODE LABEL start|stop`. Like `systemctl start|stop`, the hook
+/// waits for the job, but the job runs in a session of its own (`setsid -f -w`): an agent
+/// that kills its hook (keepalived does at exit) leaves the job running, as systemd
+/// would. Jobs of one node are served in the order they were asked for: each takes a
+/// ticket under `flock` and waits (polling every 5 ms) until the previous ticket is done,
+/// so a node's start and stop never run at once and never swap (plain `flock` waiters
+/// are woken in no set order).
 pub fn service_script(log: &Path, lock_dir: &Path) -> String {
     format!(
         "#!/bin/sh\n\
-         node=$1 label=$2 action=$3\n\
+         if [ \"$1\" != --work ]; then\n\
+         \x20   echo \"$(date +%s%N) $1 ${{3}}_req $2 $$\" >> {log}\n\
+         \x20   exec setsid -f -w \"$0\" --work \"$@\" $$\n\
+         fi\n\
+         node=$2 label=$3 action=$4 id=$5\n\
          log={log}\n\
          q={locks}/$node\n\
-         echo \"$(date +%s%N) $node ${{action}}_req $label\" >> \"$log\"\n\
          exec 9>>\"$q.lock\"\n\
          flock 9\n\
          t=$(cat \"$q.next\" 2>/dev/null || echo 0)\n\
@@ -42,9 +47,9 @@ pub fn service_script(log: &Path, lock_dir: &Path) -> String {
          flock -u 9\n\
          while [ \"$(cat \"$q.done\" 2>/dev/null || echo 0)\" != \"$t\" ]; do sleep 0.005; done\n\
          trap 'echo $((t + 1)) > \"$q.done\"; exit 1' TERM INT HUP\n\
-         echo \"$(date +%s%N) $node ${{action}}_begin $label\" >> \"$log\"\n\
+         echo \"$(date +%s%N) $node ${{action}}_begin $label $id\" >> \"$log\"\n\
          if [ \"$action\" = start ]; then sleep {START_S}; else sleep {STOP_S}; fi\n\
-         echo \"$(date +%s%N) $node ${{action}}_end $label\" >> \"$log\"\n\
+         echo \"$(date +%s%N) $node ${{action}}_end $label $id\" >> \"$log\"\n\
          echo $((t + 1)) > \"$q.done\"\n",
         log = log.display(),
         locks = lock_dir.display(),
@@ -77,17 +82,25 @@ pub fn service_hooks(c: &Cluster, node: &str) -> Vec<String> {
 }
 
 /// The service intervals of `node`, in order: each opens at a `start_req` (while none is
-/// open) and closes at the next `stop_end`; one still open is closed at `until`. A stop
-/// while stopped (a node entering BACKUP at start-up) opens nothing.
+/// open) and closes at the `stop_end` of the first stop asked for after it (the job id,
+/// the stand-in's last argument, ties an end to its request: a stop asked for before the
+/// start, such as a node entering BACKUP at start-up, may end after the start was asked
+/// for and closes nothing). One still open is closed at `until`.
 pub fn service_intervals(lines: &[HookLine], node: &str, until: u128) -> Vec<(u128, u128)> {
     let mut mine: Vec<&HookLine> = lines.iter().filter(|l| l.node == node).collect();
     mine.sort_by_key(|l| l.ns);
+    let id = |l: &HookLine| l.args.get(1).cloned().unwrap_or_default();
+    let asked: std::collections::HashMap<String, u128> = mine
+        .iter()
+        .filter(|l| l.phase == "stop_req")
+        .map(|l| (id(l), l.ns))
+        .collect();
     let mut out = Vec::new();
     let mut open: Option<u128> = None;
     for l in mine {
         match (l.phase.as_str(), open) {
             ("start_req", None) => open = Some(l.ns),
-            ("stop_end", Some(from)) => {
+            ("stop_end", Some(from)) if asked.get(&id(l)).is_some_and(|&t| t >= from) => {
                 out.push((from, l.ns));
                 open = None;
             }
@@ -200,9 +213,19 @@ pub fn link_state(d: &Daemon, addr: &str) -> Option<String> {
 
 /// Waits until `d` shows the link to `addr` up.
 pub fn wait_link_up(d: &Daemon, addr: &str) {
-    wait_for(DEADLINE, &format!("{}: link to {addr} up", d.name), || {
-        link_state(d, addr).as_deref() == Some("up")
-    });
+    let start = std::time::Instant::now();
+    while link_state(d, addr).as_deref() != Some("up") {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{}: link to {addr} never up; link view: {:#}\n--- log ---\n{}",
+            d.name,
+            d.try_status()
+                .map(|s| s["link"].clone())
+                .unwrap_or_default(),
+            d.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Daemons `x` (at `x_addr`) and `y` approve each other's key; waits for the link up on
