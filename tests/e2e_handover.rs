@@ -85,7 +85,7 @@ fn pair(test: &str, adv: &str, version: u8, linked: bool) -> Pair {
         addrs,
     };
     // a holds the service, b does not.
-    settle(&p, A, 0);
+    settle(&p, "start", A, 0);
     p
 }
 
@@ -100,11 +100,11 @@ fn last_of<'a>(lines: &'a [HookLine], node: &str, since: u128) -> Option<&'a Hoo
 /// Waits until `to` is MASTER with the VIP and its service started after `since` (its
 /// last step a `notify_master` start_end), and the other node has no VIP, is not MASTER
 /// (if it runs) and its last step after `since` ended a stop for leaving MASTER.
-fn settle(p: &Pair, to: usize, since: u128) {
+fn settle(p: &Pair, kind: &str, to: usize, since: u128) {
     let from = 1 - to;
     let c = &p.c;
     let what = format!(
-        "{} master with the service, {} stopped",
+        "{kind}: {} master with the service, {} stopped",
         NAMES[to], NAMES[from]
     );
     let mut ok = false;
@@ -153,7 +153,7 @@ fn handover(p: &mut Pair, kind: &str, to: usize, act: impl FnOnce(&mut Pair)) ->
     }
     let t0 = now_ns();
     act(p);
-    settle(p, to, t0);
+    settle(p, kind, to, t0);
     let t1 = now_ns();
     let lines = p.c.hooks();
     let intervals: Vec<_> = NAMES
@@ -167,7 +167,6 @@ fn handover(p: &mut Pair, kind: &str, to: usize, act: impl FnOnce(&mut Pair)) ->
         // assert_eq!(overlap, 0, "{kind}: the service ran on both linked nodes");
     }
     let ms = |ns: u128| ns as f64 / 1e6;
-    let _ = kind;
     (ms(overlap), ms(gap))
 }
 
