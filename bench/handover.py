@@ -73,21 +73,22 @@ def read_log(path):
     return out
 
 
-def intervals(lines, node, until):
-    """Service intervals of `node`: start_req (while stopped) to the end of the first stop
-    asked for after it (the job id ties an end to its request)."""
-    asked = {i: t for t, n, phase, _, i in lines if n == node and phase == "stop_req"}
+def intervals(lines, node, until, open_at="start_req"):
+    """Service intervals of `node`: from `open_at` of a start (start_req: the interval;
+    start_end: the service up) to the end of the first stop asked for after that start
+    was (the job id ties an end to its request); same as tests/e2e/handover.rs."""
+    asked = {i: t for t, n, phase, _, i in lines if n == node and phase.endswith("_req")}
     out, open_ = [], None
     for t, n, phase, _, i in lines:
         if n != node:
             continue
-        if phase == "start_req" and open_ is None:
-            open_ = t
-        elif phase == "stop_end" and open_ is not None and asked.get(i, -1) >= open_:
-            out.append((open_, t))
+        if open_ is None and phase == open_at:
+            open_ = (asked.get(i, t), t)
+        elif open_ is not None and phase == "stop_end" and asked.get(i, t) >= open_[0]:
+            out.append((open_[1], t))
             open_ = None
     if open_ is not None:
-        out.append((open_, max(until, open_)))
+        out.append((open_[1], max(until, open_[1])))
     return out
 
 
@@ -125,6 +126,9 @@ def self_test():
            (11, "a", "stop_end", "b", "1"), (100, "a", "stop_req", "f", "3"),
            (200, "a", "stop_end", "f", "3"), (300, "a", "start_req", "m", "4")]
     assert intervals(log, "a", 1000) == [(10, 200), (300, 1000)]
+    queued = [(0, "a", "start_req", "m", "1"), (5, "a", "stop_req", "b", "2"),
+              (300, "a", "start_end", "m", "1"), (1300, "a", "stop_end", "b", "2")]
+    assert intervals(queued, "a", 2000, "start_end") == [(300, 1300)]
 
 
 class Pair:
@@ -267,7 +271,8 @@ class Pair:
         t1 = time.time_ns()
         lines = read_log(self.log)
         ov, gap = overlap_gap([intervals(lines, n, t1) for n in ("a", "b")], t0, t1)
-        return ov / 1e6, gap / 1e6
+        up, _ = overlap_gap([intervals(lines, n, t1, "start_end") for n in ("a", "b")], t0, t1)
+        return ov / 1e6, gap / 1e6, up / 1e6
 
     def term(self, node):
         p = self.procs[node]
@@ -317,10 +322,10 @@ def column(kind, linked, adv, version, runs, out, notes):
         pair = Pair(kind, linked, adv, version, tag)
         for i in range(runs):
             r = pair.cycle()
-            for k, (ov, gap) in r.items():
-                res.setdefault(k, []).append((ov, gap))
-            print(f"  {name:15} adv {adv:<4} run {i}: " + ", ".join(
-                f"{k} {ov:.0f}/{gap:.0f}" for k, (ov, gap) in r.items()),
+            for k, fig in r.items():
+                res.setdefault(k, []).append(fig)
+            print(f"  {name:15} adv {adv:<4} run {i} (overlap/gap/both up): " + ", ".join(
+                f"{k} {ov:.0f}/{gap:.0f}/{up:.0f}" for k, (ov, gap, up) in r.items()),
                 file=sys.stderr, flush=True)
     except Exception as e:  # a stuck pair must not lose the other columns
         notes.append(f"{name} advert_int {adv}: stopped after "
@@ -356,9 +361,10 @@ def run(runs, advs):
             t.join()
     names = ["baton linked", "baton unlinked", "keepalived"]
     L = [f"Handover, {runs} runs per kind, ms as median / worst. Service stand-in: start "
-         f"{START_S} s, stop {STOP_S} s, one node's requests in order. Overlap: both nodes "
+         f"{START_S} s, stop {STOP_S} s, one node's jobs in order. Overlap: both nodes "
          "inside a service interval (notify_master's start to the end of the leaving "
-         "hook); gap: neither.", ""]
+         "hook); gap: neither; both up: both services started and neither stopped yet.",
+         ""]
     L.append("| advert_int | kind | " + " | ".join(f"{n} overlap | {n} gap" for n in names)
              + " |")
     L.append("|---|---|" + "---|---|" * len(names))
@@ -368,6 +374,13 @@ def run(runs, advs):
             for n in names:
                 xs = out.get((n, adv), {}).get(k, [])
                 cells += [cell(xs, 0), cell(xs, 1)]
+            L.append(f"| {adv} | {k} | " + " | ".join(cells) + " |")
+    L.append("")
+    L.append("| advert_int | kind | " + " | ".join(f"{n} both up" for n in names) + " |")
+    L.append("|---|---|" + "---|" * len(names))
+    for adv in advs:
+        for k in KINDS:
+            cells = [cell(out.get((n, adv), {}).get(k, []), 2) for n in names]
             L.append(f"| {adv} | {k} | " + " | ".join(cells) + " |")
     if notes:
         L.append("")

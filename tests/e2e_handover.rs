@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use common::netns::wait_for;
 use e2e::handover::{
     approve_each_other, cli, install_service, link_conf, overlap_gap, service_hooks,
-    service_intervals, wait_link_up,
+    service_intervals, up_intervals, wait_link_up,
 };
 use e2e::{Cluster, DEADLINE, HookLine, Inst, conf, file_check, now_ns};
 
@@ -142,9 +142,20 @@ fn settle(p: &Pair, kind: &str, to: usize, since: u128) {
     }
 }
 
+/// What one handover measured, in ms over the window from the trigger to completion.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    /// Both nodes inside a service interval (issue 11's quantity).
+    overlap: f64,
+    /// Neither, between the two.
+    gap: f64,
+    /// Both services up (each start finished, neither stop finished).
+    both_up: f64,
+}
+
 /// Triggers one handover from `1 - to` to `to` with `act`, waits for it to complete and
-/// returns (overlap, gap) in ms over the window from the trigger to completion.
-fn handover(p: &mut Pair, kind: &str, to: usize, act: impl FnOnce(&mut Pair)) -> (f64, f64) {
+/// returns what it measured.
+fn handover(p: &mut Pair, kind: &str, to: usize, act: impl FnOnce(&mut Pair)) -> Figures {
     // Linked handovers start from a link that is up (a stopped node has none: restart).
     let both_up = p.c.daemons.iter_mut().all(|d| d.is_running());
     if p.linked && both_up {
@@ -161,13 +172,19 @@ fn handover(p: &mut Pair, kind: &str, to: usize, act: impl FnOnce(&mut Pair)) ->
         .map(|n| service_intervals(&lines, n, t1))
         .collect();
     let (overlap, gap) = overlap_gap(&intervals, t0, t1);
+    let up: Vec<_> = NAMES.iter().map(|n| up_intervals(&lines, n, t1)).collect();
+    let (both_up, _) = overlap_gap(&up, t0, t1);
     if p.linked {
         // ISSUE 11 (handover without overlap) — the assertion goes here once the
         // feature exists:
         // assert_eq!(overlap, 0, "{kind}: the service ran on both linked nodes");
     }
     let ms = |ns: u128| ns as f64 / 1e6;
-    (ms(overlap), ms(gap))
+    Figures {
+        overlap: ms(overlap),
+        gap: ms(gap),
+        both_up: ms(both_up),
+    }
 }
 
 const KINDS: [&str; 8] = [
@@ -182,7 +199,7 @@ const KINDS: [&str; 8] = [
 ];
 
 /// One run: every kind once, in an order that ends where it began (a master).
-fn run_once(p: &mut Pair) -> Vec<(f64, f64)> {
+fn run_once(p: &mut Pair) -> Vec<Figures> {
     vec![
         handover(p, "stop", B, |p| {
             assert_eq!(p.c.dm(A).term(), Some(0), "{}", p.c.all_logs());
@@ -219,23 +236,28 @@ fn runs() -> usize {
 fn measure(test: &str, adv: &str, version: u8, linked: bool) {
     let mut p = pair(test, adv, version, linked);
     let n = runs();
-    let mut all: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut all: Vec<Vec<Figures>> = Vec::new();
     let label = format!(
         "advert_int {adv} (v{version}), {}",
         if linked { "linked" } else { "unlinked" }
     );
     for run in 1..=n {
         let r = run_once(&mut p);
-        for (kind, (ov, gap)) in KINDS.iter().zip(&r) {
-            println!("{label}: run {run} {kind:<15} overlap {ov:7.1} ms  gap {gap:7.1} ms");
+        for (kind, f) in KINDS.iter().zip(&r) {
+            println!(
+                "{label}: run {run} {kind:<15} overlap {:7.1} ms  gap {:7.1} ms  both up {:7.1} ms",
+                f.overlap, f.gap, f.both_up
+            );
         }
         all.push(r);
     }
     for (k, kind) in KINDS.iter().enumerate() {
-        let worst_ov = all.iter().map(|r| r[k].0).fold(0.0, f64::max);
-        let worst_gap = all.iter().map(|r| r[k].1).fold(0.0, f64::max);
+        let worst = |f: fn(&Figures) -> f64| all.iter().map(|r| f(&r[k])).fold(0.0, f64::max);
         println!(
-            "{label}: worst of {n} {kind:<15} overlap {worst_ov:7.1} ms  gap {worst_gap:7.1} ms"
+            "{label}: worst of {n} {kind:<15} overlap {:7.1} ms  gap {:7.1} ms  both up {:7.1} ms",
+            worst(|f| f.overlap),
+            worst(|f| f.gap),
+            worst(|f| f.both_up)
         );
     }
     // The stand-in ran nothing twice at once on one node (it serialises; this checks
@@ -322,6 +344,17 @@ fn intervals_run_from_the_start_request_to_the_end_of_the_stop() {
         service_intervals(&rev, "a", 1000),
         vec![(10, 200), (300, 1000)]
     );
+    // Up: from each finished start; the second start request (6) found it running.
+    assert_eq!(up_intervals(&log, "a", 1000), vec![(40, 200), (330, 1000)]);
+    // A stop asked for while the start still waited closes the time it was up.
+    let queued = [
+        line(0, "a", "start_req", "notify_master", 1),
+        line(5, "a", "stop_req", "notify_backup", 2),
+        line(300, "a", "start_end", "notify_master", 1),
+        line(1300, "a", "stop_end", "notify_backup", 2),
+    ];
+    assert_eq!(up_intervals(&queued, "a", 2000), vec![(300, 1300)]);
+    assert_eq!(service_intervals(&queued, "a", 2000), vec![(0, 1300)]);
 }
 
 #[test]

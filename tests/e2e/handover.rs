@@ -87,27 +87,40 @@ pub fn service_hooks(c: &Cluster, node: &str) -> Vec<String> {
 /// start, such as a node entering BACKUP at start-up, may end after the start was asked
 /// for and closes nothing). One still open is closed at `until`.
 pub fn service_intervals(lines: &[HookLine], node: &str, until: u128) -> Vec<(u128, u128)> {
+    intervals_from(lines, node, until, "start_req")
+}
+
+/// The times `node`'s service was up: like [`service_intervals`], but each opens when the
+/// start has finished (`start_end`), so it leaves out the time a start waited and ran.
+pub fn up_intervals(lines: &[HookLine], node: &str, until: u128) -> Vec<(u128, u128)> {
+    intervals_from(lines, node, until, "start_end")
+}
+
+fn intervals_from(lines: &[HookLine], node: &str, until: u128, open_at: &str) -> Vec<(u128, u128)> {
     let mut mine: Vec<&HookLine> = lines.iter().filter(|l| l.node == node).collect();
     mine.sort_by_key(|l| l.ns);
     let id = |l: &HookLine| l.args.get(1).cloned().unwrap_or_default();
+    // When each job was asked for.
     let asked: std::collections::HashMap<String, u128> = mine
         .iter()
-        .filter(|l| l.phase == "stop_req")
+        .filter(|l| l.phase.ends_with("_req"))
         .map(|l| (id(l), l.ns))
         .collect();
+    let asked_at = |l: &HookLine| asked.get(&id(l)).copied().unwrap_or(l.ns);
     let mut out = Vec::new();
-    let mut open: Option<u128> = None;
+    // (when the start that opened it was asked for, when it opened)
+    let mut open: Option<(u128, u128)> = None;
     for l in mine {
-        match (l.phase.as_str(), open) {
-            ("start_req", None) => open = Some(l.ns),
-            ("stop_end", Some(from)) if asked.get(&id(l)).is_some_and(|&t| t >= from) => {
+        match open {
+            None if l.phase == open_at => open = Some((asked_at(l), l.ns)),
+            Some((req, from)) if l.phase == "stop_end" && asked_at(l) >= req => {
                 out.push((from, l.ns));
                 open = None;
             }
             _ => {}
         }
     }
-    if let Some(from) = open {
+    if let Some((_, from)) = open {
         out.push((from, until.max(from)));
     }
     out
