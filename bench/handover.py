@@ -16,6 +16,7 @@ the VIP and has started, the old one has no VIP and has stopped).
 Run through bench/run.sh --only handover (or bench.py --only handover).
 """
 
+import json
 import os
 import shutil
 import signal
@@ -220,7 +221,6 @@ class Pair:
                            capture_output=True, text=True)
         if r.returncode != 0:
             return None
-        import json
         try:
             return json.loads(r.stdout)
         except ValueError:
@@ -245,7 +245,10 @@ class Pair:
         self.wait_link()
 
     def wait_link(self):
-        wait(lambda: self.link("a") == "up" and self.link("b") == "up", 15, "link up")
+        try:
+            wait(lambda: self.link("a") == "up" and self.link("b") == "up", 15, "link up")
+        except TimeoutError:
+            raise TimeoutError(f"link up (a sees {self.link('a')!r}, b sees {self.link('b')!r})")
 
     def settle(self, to, since, limit=30):
         frm = "b" if to == "a" else "a"
@@ -309,7 +312,7 @@ class Pair:
                 pass
             p.wait()
         self.net.close()
-        if not os.environ.get("BENCH_KEEP"):
+        if not (os.environ.get("BENCH_KEEP") or getattr(self, "keep", False)):
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -330,6 +333,14 @@ def column(kind, linked, adv, version, runs, out, notes):
     except Exception as e:  # a stuck pair must not lose the other columns
         notes.append(f"{name} advert_int {adv}: stopped after "
                      f"{len(next(iter(res.values()), []))} runs ({e!r})")
+        print(f"  {name} adv {adv}: {e!r}", file=sys.stderr, flush=True)
+        if pair:
+            pair.keep = True
+            for n in ("a", "b"):
+                with open(os.path.join(pair.dir, f"{n}.log")) as f:
+                    tail = f.read().splitlines()[-12:]
+                notes.append(f"{name} adv {adv} node {n} log tail (kept in {pair.dir}):\n"
+                             "```\n" + "\n".join(tail) + "\n```")
     finally:
         if pair:
             pair.close()
