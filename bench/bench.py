@@ -604,7 +604,10 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--idle", type=int, default=60)
     ap.add_argument("--no-write", action="store_true", help="print only")
-    ap.add_argument("--only", choices=["timing", "idle", "link"], default=None)
+    ap.add_argument("--only", choices=["timing", "idle", "link", "handover"], default=None,
+                    help="link / handover run only when named (bench/link.py, bench/handover.py)")
+    ap.add_argument("--handover-runs", type=int, default=10,
+                    help="runs per kind and column for --only handover")
     ap.add_argument("--advs", default="1,0.1,0.01", help="advert_int values, comma-separated")
     ap.add_argument("--agents", default="keepalived,baton", help="which agents to measure")
     args = ap.parse_args()
@@ -618,6 +621,16 @@ def main():
 
     if args.only == "link":
         run_link(args)
+        return
+    if args.only == "handover":
+        import handover
+        runs = 3 if args.quick else args.handover_runs
+        advs = [a for a in args.advs if a in (1, 0.1)] or [0.1, 1]
+        text = (f"Run {started:%Y-%m-%d %H:%M} UTC on `{os.uname().nodename}`, nproc "
+                f"{os.cpu_count()}. " + handover.run(runs, sorted(advs)))
+        print(text)
+        if not args.no_write:
+            handover.write_doc(text)
         return
 
     if args.only != "idle":

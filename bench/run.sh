@@ -1,10 +1,10 @@
 #!/bin/sh
 # Failover benchmark, keepalived pair against baton pair: see bench/README.md.
-# Usage (as root): bench/run.sh [--quick] [--reps N] [--idle SECONDS] [--only timing|idle|link]
+# Usage (as root): bench/run.sh [--quick] [--reps N] [--idle SECONDS] [--only timing|idle|link|handover]
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (namespaces, raw sockets)" >&2; exit 1; }
-for tool in keepalived tcpdump ip python3; do
+for tool in keepalived tcpdump ip python3 flock; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
 done
 case " $* " in

@@ -24,6 +24,8 @@ use serde_json::Value;
 
 use crate::common::netns::{TestNet, wait_for};
 
+pub mod handover;
+
 /// Generous deadline for anything the protocol should do within a few intervals.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 

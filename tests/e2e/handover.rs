@@ -1,0 +1,267 @@
+//! Handover measurement (issue 11): a service stand-in driven by the notify hooks, and
+//! the overlap and gap of two nodes' service intervals computed from its log.
+//!
+//! The stand-in is what the NeuronEX guide's hooks drive, made measurable: a start takes
+//! 0.3 s, a stop 1.0 s, and one node's requests are applied one after another in the
+//! order they were made (a per-node lock, as systemd queues jobs for one unit). Every
+//! step is a line `<CLOCK_REALTIME ns> <node> <phase> <label>` in the cluster's shared
+//! hook log, so [`super::parse_hooks`] reads it and both nodes share one clock.
+//!
+//! A node's *service interval* runs from the moment its `notify_master` hook starts
+//! (`start_req`, the hook's first action) to the moment its hook for leaving MASTER ends
+//! (`stop_end`, its last). *Overlap* is the time both nodes are inside one; *gap* the
+//! time neither is, between the first covered instant and the last.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::{BATON, Cluster, DEADLINE, Daemon, HookLine};
+use crate::common::netns::wait_for;
+
+/// Seconds a start takes in the stand-in.
+pub const START_S: &str = "0.3";
+/// Seconds a stop takes.
+pub const STOP_S: &str = "1.0";
+
+/// The stand-in: `svc.sh NODE LABEL start|stop`. Like `systemctl start|stop`, the hook
+/// waits for the job, but the job runs in a session of its own (`setsid -f -w`): an agent
+/// that kills its hook (keepalived does at exit) leaves the job running, as systemd
+/// would. Jobs of one node are served in the order they were asked for: each takes a
+/// ticket under `flock` and waits (polling every 5 ms) until the previous ticket is done,
+/// so a node's start and stop never run at once and never swap (plain `flock` waiters
+/// are woken in no set order).
+pub fn service_script(log: &Path, lock_dir: &Path) -> String {
+    format!(
+        "#!/bin/sh\n\
+         if [ \"$1\" != --work ]; then\n\
+         \x20   echo \"$(date +%s%N) $1 ${{3}}_req $2 $$\" >> {log}\n\
+         \x20   exec setsid -f -w \"$0\" --work \"$@\" $$\n\
+         fi\n\
+         node=$2 label=$3 action=$4 id=$5\n\
+         log={log}\n\
+         q={locks}/$node\n\
+         exec 9>>\"$q.lock\"\n\
+         flock 9\n\
+         t=$(cat \"$q.next\" 2>/dev/null || echo 0)\n\
+         echo $((t + 1)) > \"$q.next\"\n\
+         flock -u 9\n\
+         while [ \"$(cat \"$q.done\" 2>/dev/null || echo 0)\" != \"$t\" ]; do sleep 0.005; done\n\
+         trap 'echo $((t + 1)) > \"$q.done\"; exit 1' TERM INT HUP\n\
+         echo \"$(date +%s%N) $node ${{action}}_begin $label $id\" >> \"$log\"\n\
+         if [ \"$action\" = start ]; then sleep {START_S}; else sleep {STOP_S}; fi\n\
+         echo \"$(date +%s%N) $node ${{action}}_end $label $id\" >> \"$log\"\n\
+         echo $((t + 1)) > \"$q.done\"\n",
+        log = log.display(),
+        locks = lock_dir.display(),
+    )
+}
+
+/// Writes the stand-in into the cluster's dir (`svc.sh`, logging to the hook log).
+pub fn install_service(c: &Cluster) {
+    c.write_script("svc.sh", &service_script(&c.hook_log(), c.dir.path()));
+}
+
+/// The instance lines wiring every notify hook of `node` to the stand-in: MASTER starts
+/// the service, BACKUP / FAULT / STOP stop it (the generic `notify` is not set).
+pub fn service_hooks(c: &Cluster, node: &str) -> Vec<String> {
+    let svc = c.path("svc.sh");
+    [
+        ("master", "start"),
+        ("backup", "stop"),
+        ("fault", "stop"),
+        ("stop", "stop"),
+    ]
+    .iter()
+    .map(|(kind, action)| {
+        format!(
+            "notify_{kind} \"{} {node} notify_{kind} {action}\"",
+            svc.display()
+        )
+    })
+    .collect()
+}
+
+/// The service intervals of `node`, in order: each opens at a `start_req` (while none is
+/// open) and closes at the `stop_end` of the first stop asked for after it (the job id,
+/// the stand-in's last argument, ties an end to its request: a stop asked for before the
+/// start, such as a node entering BACKUP at start-up, may end after the start was asked
+/// for and closes nothing). One still open is closed at `until`.
+pub fn service_intervals(lines: &[HookLine], node: &str, until: u128) -> Vec<(u128, u128)> {
+    intervals_from(lines, node, until, "start_req")
+}
+
+/// The times `node`'s service was up: like [`service_intervals`], but each opens when the
+/// start has finished (`start_end`), so it leaves out the time a start waited and ran.
+pub fn up_intervals(lines: &[HookLine], node: &str, until: u128) -> Vec<(u128, u128)> {
+    intervals_from(lines, node, until, "start_end")
+}
+
+fn intervals_from(lines: &[HookLine], node: &str, until: u128, open_at: &str) -> Vec<(u128, u128)> {
+    let mut mine: Vec<&HookLine> = lines.iter().filter(|l| l.node == node).collect();
+    mine.sort_by_key(|l| l.ns);
+    let id = |l: &HookLine| l.args.get(1).cloned().unwrap_or_default();
+    // When each job was asked for.
+    let asked: std::collections::HashMap<String, u128> = mine
+        .iter()
+        .filter(|l| l.phase.ends_with("_req"))
+        .map(|l| (id(l), l.ns))
+        .collect();
+    let asked_at = |l: &HookLine| asked.get(&id(l)).copied().unwrap_or(l.ns);
+    let mut out = Vec::new();
+    // (when the start that opened it was asked for, when it opened)
+    let mut open: Option<(u128, u128)> = None;
+    for l in mine {
+        match open {
+            None if l.phase == open_at => open = Some((asked_at(l), l.ns)),
+            Some((req, from)) if l.phase == "stop_end" && asked_at(l) >= req => {
+                out.push((from, l.ns));
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some((_, from)) = open {
+        out.push((from, until.max(from)));
+    }
+    out
+}
+
+/// Overlap and gap (ns) of the nodes' intervals within the window `[from, to]`: the time
+/// two or more intervals cover, and the time none covers between the first covered
+/// instant and the last.
+pub fn overlap_gap(nodes: &[Vec<(u128, u128)>], from: u128, to: u128) -> (u128, u128) {
+    // +1 at a clipped start, -1 at a clipped end; ends sort before starts at one instant
+    // (touching intervals neither overlap nor leave a gap, either way).
+    let mut edges: Vec<(u128, i32)> = Vec::new();
+    for (s, e) in nodes.iter().flatten() {
+        let (s, e) = ((*s).max(from), (*e).min(to));
+        if s < e {
+            edges.push((s, 1));
+            edges.push((e, -1));
+        }
+    }
+    edges.sort();
+    let (mut overlap, mut gap, mut pending) = (0u128, 0u128, 0u128);
+    let mut depth = 0i32;
+    let mut seen = false;
+    let mut at = from;
+    for (t, d) in edges {
+        let span = t - at;
+        if depth == 0 && seen {
+            pending += span;
+        } else if depth >= 2 {
+            overlap += span;
+        }
+        if d > 0 && depth == 0 && seen {
+            // Coverage resumes: the hole before it was a gap between intervals.
+            gap += pending;
+            pending = 0;
+        }
+        depth += d;
+        seen = true;
+        at = t;
+    }
+    (overlap, gap)
+}
+
+/// The stand-in's lines of `node` after `since` with phase `phase`.
+pub fn service_lines<'a>(
+    lines: &'a [HookLine],
+    node: &str,
+    phase: &str,
+    since: u128,
+) -> Vec<&'a HookLine> {
+    lines
+        .iter()
+        .filter(|l| l.node == node && l.phase == phase && l.ns >= since)
+        .collect()
+}
+
+/// Runs `baton ARGS... --socket SOCKET` against `d`; its stdout (panics unless it exits 0).
+pub fn cli(d: &Daemon, args: &[&str]) -> String {
+    let out = Command::new(BATON)
+        .args(args)
+        .arg("--socket")
+        .arg(&d.socket)
+        .output()
+        .expect("run baton");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}: baton {}: {text}{}\n--- log ---\n{}",
+        d.name,
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr),
+        d.log_text()
+    );
+    text
+}
+
+/// `d`'s own fingerprint (the first line of `baton identity` is `SHA256 FP`).
+pub fn fingerprint(d: &Daemon) -> String {
+    let text = cli(d, &["identity"]);
+    let fp = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("SHA256 "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(!fp.is_empty(), "{}: baton identity said {text:?}", d.name);
+    fp
+}
+
+/// The link state `d` shows for the peer at `addr` (`up`, `down`, `pending trust`...).
+pub fn link_state(d: &Daemon, addr: &str) -> Option<String> {
+    let st = d.try_status()?;
+    st["link"]["peers"]
+        .as_array()?
+        .iter()
+        .find(|p| {
+            p["address"]
+                .as_str()
+                .is_some_and(|a| a == addr || a.starts_with(&format!("{addr}:")))
+        })
+        .and_then(|p| p["link"].as_str().map(str::to_string))
+}
+
+/// Waits until `d` shows the link to `addr` up.
+pub fn wait_link_up(d: &Daemon, addr: &str) {
+    let start = std::time::Instant::now();
+    while link_state(d, addr).as_deref() != Some("up") {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{}: link to {addr} never up; link view: {:#}\n--- log ---\n{}",
+            d.name,
+            d.try_status()
+                .map(|s| s["link"].clone())
+                .unwrap_or_default(),
+            d.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Daemons `x` (at `x_addr`) and `y` approve each other's key; waits for the link up on
+/// both. The trust is kept in their state dirs, so restarts relink by themselves.
+pub fn approve_each_other(c: &Cluster, x: usize, y: usize, x_addr: &str, y_addr: &str) {
+    let fx = fingerprint(c.d(x));
+    let fy = fingerprint(c.d(y));
+    // Each must have seen the other's key before it can approve it.
+    wait_for(DEADLINE, "both keys seen", || {
+        link_state(c.d(x), y_addr).is_some_and(|s| s.starts_with("pending"))
+            && link_state(c.d(y), x_addr).is_some_and(|s| s.starts_with("pending"))
+    });
+    cli(c.d(x), &["peer", "approve", &fy]);
+    cli(c.d(y), &["peer", "approve", &fx]);
+    wait_link_up(c.d(x), y_addr);
+    wait_link_up(c.d(y), x_addr);
+}
+
+/// baton's own file with a link block: listen on `listen`, peer `peer`, identity and
+/// trust in `state_dir`.
+pub fn link_conf(listen: &str, peer: &str, state_dir: &Path) -> String {
+    format!(
+        "link {{\n    listen {listen}\n    peer {peer}\n    state_dir {}\n}}\n",
+        state_dir.display()
+    )
+}
