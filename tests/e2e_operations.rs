@@ -63,6 +63,10 @@ fn interface_down_on_master_means_fault_and_takeover() {
 fn vip_deleted_by_hand_on_the_master_is_put_back() {
     let c = pair("e2e_vip_restore", 2);
     let a_ns = c.net.node(0).ns.clone();
+    // b's start-up hooks may still be running on a loaded machine: wait for its last
+    // one before taking the snapshot nothing may add to.
+    c.wait_hook("a", &["notify", "INSTANCE", "VI_1", "MASTER", "150"]);
+    c.wait_hook("b", &["notify", "INSTANCE", "VI_1", "BACKUP", "100"]);
     let hooks = c.hooks();
     c.net
         .ip(&a_ns, &["addr", "del", &format!("{VIP}/24"), "dev", "eth0"]);

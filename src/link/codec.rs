@@ -130,6 +130,9 @@ pub fn encode(
     Ok(())
 }
 
+/// Buffer capacity a decoder keeps between frames.
+const KEEP_CAPACITY: usize = 16 * 1024;
+
 /// Reassembles frames from a byte stream that arrives in arbitrary pieces.
 #[derive(Debug, Clone)]
 pub struct Decoder {
@@ -245,6 +248,11 @@ impl Decoder {
         if self.start > 0 {
             self.buf.drain(..self.start);
             self.start = 0;
+        }
+        // A large frame (a status of many instances) leaves a large buffer behind: give
+        // it back once it is empty rather than hold it for the whole connection.
+        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
         }
     }
 }

@@ -19,6 +19,7 @@
 //! the driver counts; a Close frame tells the peer why. Nothing here panics on input.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -211,7 +212,9 @@ pub struct Session {
     theirs: Verdict,
     last_pending: Option<(Verdict, Verdict)>,
     local_status: Option<Status>,
-    local_config: Option<ConfigSummary>,
+    /// Shared with the driver's copy: the summary of many instances is large, and it
+    /// changes only on reload.
+    local_config: Option<Arc<ConfigSummary>>,
     next_seq: u64,
     outstanding: VecDeque<(u64, u64, Instant)>,
     peer_seq: u64,
@@ -377,12 +380,14 @@ impl Session {
     }
 
     /// Our config summary: sent when the link comes up and whenever it changes.
-    pub fn set_local_config(&mut self, summary: ConfigSummary) {
-        if self.local_config.as_ref() == Some(&summary) {
+    pub fn set_local_config(&mut self, summary: impl Into<Arc<ConfigSummary>>) {
+        let summary = summary.into();
+        if (self.local_config.as_ref()).is_some_and(|c| Arc::ptr_eq(c, &summary) || **c == *summary)
+        {
             return;
         }
         if self.phase == Phase::Up {
-            self.send(FrameType::ConfigSummary, &summary);
+            self.send(FrameType::ConfigSummary, &*summary);
         }
         self.local_config = Some(summary);
     }
@@ -544,7 +549,7 @@ impl Session {
             self.last_pending = None;
             self.events.push_back(Event::Up { version });
             if let Some(summary) = self.local_config.clone() {
-                self.send(FrameType::ConfigSummary, &summary);
+                self.send(FrameType::ConfigSummary, &*summary);
             }
             if let Some(status) = self.local_status.clone() {
                 self.send(FrameType::Status, &status);

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -44,6 +45,8 @@ pub(super) struct LinkSide {
     handle: Option<LinkHandle>,
     /// Our summary as the configuration gives it (sources filled in when published).
     summary: ConfigSummary,
+    /// The last summary published (sources filled in), shared with the link.
+    published: Option<Arc<ConfigSummary>>,
     dirty: bool,
     hooks: HashMap<String, HookRt>,
     adverts: HashMap<(IpAddr, String), Seen>,
@@ -62,6 +65,7 @@ impl Engine {
         let (tx, rx) = mpsc::unbounded_channel();
         forward(&self.tx, rx, Event::Link);
         let view = self.local_view(Instant::now());
+        self.link.published = Some(Arc::clone(&view.config));
         let handle = LinkHandle::start(setup, &self.plan.router_id, view, tx)?;
         self.link.handle = Some(handle);
         Ok(())
@@ -104,6 +108,7 @@ impl Engine {
         }
         self.link.dirty = false;
         let view = self.local_view(Instant::now());
+        self.link.published = Some(Arc::clone(&view.config));
         if let Some(h) = &self.link.handle {
             h.publish(view);
         }
@@ -256,6 +261,11 @@ impl Engine {
             let unicast = self.plan.instances.get(i)?.is_unicast();
             self.rt.get(i).and_then(|rt| rt.primary).filter(|_| unicast)
         });
+        // One copy for the engine and every session, replaced only when it changes.
+        let config = match &self.link.published {
+            Some(p) if **p == config => Arc::clone(p),
+            _ => Arc::new(config),
+        };
         LocalView {
             status: message::Status {
                 baton_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -309,7 +309,7 @@ fn feed_local(session: &mut Session, local: &LocalView, now: Instant, changed: b
     } else {
         session.refresh_local_status(status);
     }
-    session.set_local_config(local.config.clone());
+    session.set_local_config(Arc::clone(&local.config));
 }
 
 /// Causes that are how connections normally end, not refusals.

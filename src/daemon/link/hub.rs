@@ -33,6 +33,9 @@ struct ConnEntry {
     up: bool,
     /// Whether we told it we trust the peer.
     trusted: bool,
+    /// Closed as the duplicate of another connection to the same peer: what it still
+    /// reports must not overwrite what the connection that stays reports.
+    superseded: bool,
 }
 
 pub(super) struct Hub {
@@ -275,13 +278,19 @@ impl Hub {
                         tx,
                         up: false,
                         trusted,
+                        superseded: false,
                     },
                 );
+                // A second key from a linked peer's address (another program there, or
+                // a rogue) does not take over the peer's row while the link is up.
+                let linked = self.other_up(id, addr);
                 {
                     let mut shared = self.shared.lock();
                     if let Some(p) = shared.peers.get_mut(&addr) {
                         p.open += 1;
-                        p.fingerprint = Some(fingerprint);
+                        if !linked {
+                            p.fingerprint = Some(fingerprint);
+                        }
                     }
                 }
                 self.drop_duplicates(id);
@@ -296,11 +305,16 @@ impl Hub {
                 let Some(c) = self.conns.remove(&id) else {
                     return;
                 };
-                let others_up = self.conns.values().any(|o| o.addr == c.addr && o.up);
+                // Who speaks for the peer now: a duplicate being closed never did; a
+                // connection that was up did, whatever else is open from that address;
+                // otherwise the others that are still open do.
+                let others_open = (self.conns.values()).any(|o| o.addr == c.addr && !o.superseded);
+                let link_ends =
+                    !c.superseded && !self.other_up(id, c.addr) && (c.up || !others_open);
                 let mut shared = self.shared.lock();
                 if let Some(p) = shared.peers.get_mut(&c.addr) {
                     p.open = p.open.saturating_sub(1);
-                    if !others_up && p.link != LinkState::Untrusted {
+                    if link_ends && p.link != LinkState::Untrusted {
                         let was_up = p.is_up();
                         p.set_link(LinkState::Down, now);
                         if was_up {
@@ -311,6 +325,12 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// Whether a connection other than `id` to `addr` is up (and not being closed as a
+    /// duplicate).
+    fn other_up(&self, id: u64, addr: IpAddr) -> bool {
+        (self.conns.iter()).any(|(i, c)| *i != id && c.addr == addr && c.up && !c.superseded)
     }
 
     /// Two connections with one key: both nodes keep the one dialled by the node with
@@ -332,17 +352,24 @@ impl Hub {
         // The preferred direction first, then the newest.
         same.sort_by_key(|(i, dialed)| (*dialed != keep_dialed_by_us, std::cmp::Reverse(*i)));
         for (i, _) in same.into_iter().skip(1) {
-            if let Some(c) = self.conns.get(&i) {
+            if let Some(c) = self.conns.get_mut(&i) {
+                c.superseded = true;
                 let _ = c.tx.send(ToConn::Shutdown);
             }
         }
     }
 
     fn on_event(&mut self, id: u64, event: Event, now: Instant) {
-        let Some(c) = self.conns.get_mut(&id) else {
+        let Some((addr, superseded)) = self.conns.get(&id).map(|c| (c.addr, c.superseded)) else {
             return;
         };
-        let addr = c.addr;
+        // Only the connection that speaks for the peer changes its row: not a duplicate
+        // being closed, not a second connection from the address of a linked peer.
+        // Refusals are counted whichever connection they come from.
+        let speaks = !superseded && !self.other_up(id, addr);
+        if !speaks && !matches!(event, Event::Closed(_)) {
+            return;
+        }
         match event {
             Event::PeerHello { hello, .. } => {
                 let mut shared = self.shared.lock();
@@ -359,7 +386,9 @@ impl Hub {
                 // every reconnect it lasts until the peer's HelloAck arrives.
             }
             Event::Up { version } => {
-                c.up = true;
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.up = true;
+                }
                 self.logged.retain(|(a, _)| *a != Some(addr));
                 let name = {
                     let mut shared = self.shared.lock();
@@ -443,7 +472,7 @@ impl Hub {
 
     /// Compares our summary with the peer's; logs when the differences appear or go.
     fn recompare(&mut self, addr: IpAddr) {
-        let ours = self.local.borrow().config.clone();
+        let ours = Arc::clone(&self.local.borrow().config);
         let mut shared = self.shared.lock();
         let Some(p) = shared.peers.get_mut(&addr) else {
             return;

@@ -42,7 +42,8 @@ pub use state::SharedState;
 #[derive(Debug, Clone)]
 pub struct LocalView {
     pub status: Status,
-    pub config: ConfigSummary,
+    /// Shared with every session: it changes only on reload.
+    pub config: Arc<ConfigSummary>,
     pub built: Instant,
 }
 
