@@ -8,7 +8,8 @@
 //! - fingerprints written in baton.conf link the pair with no approval step;
 //! - an address pinned to one key that presents another is `untrusted`, never pending;
 //! - both nodes restarted at the same moment (both dial, one connection is kept) end up
-//!   linked on both sides, every time.
+//!   linked on both sides, every time;
+//! - the link runs between IPv6 addresses as it does between IPv4 ones.
 //!
 //! Node a is 10.0.0.1 (priority 150, the master), b is 10.0.0.2 (100), c is 10.0.0.3.
 
@@ -18,10 +19,10 @@ mod e2e;
 use std::os::unix::fs::PermissionsExt;
 
 use e2e::link::{
-    addr, approve_each_other, is_fingerprint, is_pending, openssl_fingerprint, start_linked,
-    wait_control,
+    addr, approve_each_other, is_fingerprint, is_pending, link_conf, openssl_fingerprint,
+    start_linked, wait_control,
 };
-use e2e::{BATON, Cluster, Inst};
+use e2e::{BATON, Cluster, Inst, conf};
 
 const A: &str = "10.0.0.1";
 const B: &str = "10.0.0.2";
@@ -322,4 +323,22 @@ fn both_nodes_restarted_at_once_link_on_both_sides_every_time() {
             );
         }
     }
+}
+
+#[test]
+fn the_link_runs_over_ipv6_addresses_too() {
+    let mut c = Cluster::new("link_ipv6", 2);
+    let (a6, b6) = (c.net.node(0).v6.to_string(), c.net.node(1).v6.to_string());
+    let ba = link_conf(&a6, &[&b6], &c.path("state-a"), &[]);
+    let bb = link_conf(&b6, &[&a6], &c.path("state-b"), &[]);
+    let a = c.start_baton("a", 0, &conf("a", "", &[&inst(150)]), &ba);
+    let b = c.start_baton("b", 1, &conf("b", "", &[&inst(100)]), &bb);
+    c.d(a).wait_state("VI_1", "MASTER");
+    approve_each_other(&c, a, b, &a6, &b6);
+    c.d(a).wait_row(&b6, "up over IPv6 with b's status", |r| {
+        r["link"] == "up" && c.d(a).peer_reports(&b6, "VI_1").as_deref() == Some("BACKUP")
+    });
+    c.d(b).wait_row(&a6, "up over IPv6 with a's status", |r| {
+        r["link"] == "up" && c.d(b).peer_reports(&a6, "VI_1").as_deref() == Some("MASTER")
+    });
 }
