@@ -333,6 +333,22 @@ pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Polls `cond` until it holds; on timeout panics with `what` and `context()` (the logs).
+pub fn wait_until(
+    limit: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
+    let start = Instant::now();
+    while !cond() {
+        if start.elapsed() > limit {
+            panic!("timed out waiting for {what}\n{}", context());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Drop for TestNet {
     fn drop(&mut self) {
         // Deleting a namespace destroys the links inside it (and their veth peers).

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::{DEADLINE, Daemon};
 use crate::common::netns::sh;
+pub use crate::common::netns::wait_until;
 
 /// The link's default TCP port.
 pub const LINK_PORT: u16 = 7411;
@@ -64,22 +65,6 @@ pub fn openssl_fingerprint(cert: &Path) -> String {
         .split_once('=')
         .map(|(_, fp)| fp.to_string())
         .unwrap_or_else(|| panic!("openssl printed no fingerprint: {out}"))
-}
-
-/// Polls `cond` until it holds; on timeout panics with `what` and `context()` (the logs).
-pub fn wait_until(
-    limit: Duration,
-    what: &str,
-    mut cond: impl FnMut() -> bool,
-    context: impl Fn() -> String,
-) {
-    let start = Instant::now();
-    while !cond() {
-        if start.elapsed() > limit {
-            panic!("timed out waiting for {what}\n{}", context());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 impl Daemon {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
+pub use crate::common::netns::wait_until;
 use crate::common::netns::{Node, TestNet};
 
 /// Which daemon runs on a node.
@@ -311,20 +312,4 @@ pub fn complaints_in(kind: Kind, log: &str) -> Vec<String> {
 /// Whether `addr` is configured in namespace `ns` on `ifname`.
 pub fn has_addr(net: &TestNet, node: &Node, addr: &str) -> bool {
     net.find_addr(&node.ns, &node.ifname, addr).is_some()
-}
-
-/// Polls `cond` until it holds; on timeout panics with `what` and `context()`.
-pub fn wait_until(
-    limit: Duration,
-    what: &str,
-    mut cond: impl FnMut() -> bool,
-    context: impl Fn() -> String,
-) {
-    let start = Instant::now();
-    while !cond() {
-        if start.elapsed() > limit {
-            panic!("timed out waiting for {what}\n{}", context());
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
