@@ -2,6 +2,9 @@
 //! pair shows on both nodes as a `virtual_addresses` difference with both values, the
 //! daemons log one warning each, and fixing it (reload) clears it with one line logged.
 //!
+//! `baton check --against-peer` compares a file with what the running peer has, before
+//! a reload.
+//!
 //! Node a is 10.0.0.1 (priority 150, master), b is 10.0.0.2 (100).
 
 mod common;
@@ -11,7 +14,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use e2e::link::{approve_each_other, start_linked};
-use e2e::{Cluster, Inst, conf};
+use e2e::{BATON, Cluster, Inst, conf};
 
 const A: &str = "10.0.0.1";
 const B: &str = "10.0.0.2";
@@ -133,4 +136,59 @@ fn changed_vip_is_a_difference_on_both_nodes_until_fixed() {
         );
         assert_eq!(vip_warnings(&log), 1, "{}: warned again", c.d(d).name);
     }
+}
+
+/// `baton check -f FILE --against-peer` on node `d`, inside its namespace: exit code and
+/// stdout.
+fn against_peer(c: &Cluster, d: usize, file: &std::path::Path) -> (Option<i32>, String) {
+    let ns = c.net.node(d).ns.clone();
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns, BATON, "check", "-f"])
+        .arg(file)
+        .arg("--against-peer")
+        .arg("--socket")
+        .arg(&c.d(d).socket)
+        .output()
+        .expect("baton check");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn check_against_peer_compares_a_file_with_the_running_peer() {
+    let mut c = Cluster::new("link_against", 2);
+    let ia = Inst::new(150, "BACKUP");
+    let ib = Inst::new(100, "BACKUP");
+    let a = start_linked(&mut c, "a", 0, &ia, &[1], &[]);
+    let b = start_linked(&mut c, "b", 1, &ib, &[0], &[]);
+    c.d(a).wait_state("VI_1", "MASTER");
+    approve_each_other(&c, a, b, A, B);
+    c.d(b)
+        .wait_row(A, "config compared", |r| !r["config"].is_null());
+
+    // b's own file, as it runs: it matches what a runs.
+    let (code, out) = against_peer(&c, b, &c.d(b).conf);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("config: match") && out.contains(A), "{out}");
+
+    // An edited copy with another VIP: the difference, before any reload.
+    let mut changed = ib.clone();
+    changed.vips = vec!["10.0.0.101/24".into()];
+    let edited = c.path("b-edited.conf");
+    std::fs::write(&edited, conf("b", "", &[&changed])).expect("write conf");
+    let (code, out) = against_peer(&c, b, &edited);
+    assert_eq!(code, Some(1), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("VI_1 virtual_addresses"))
+        .unwrap_or_else(|| panic!("no VIP line in:\n{out}"));
+    assert!(
+        line.contains("this file 10.0.0.101") && line.contains("peer 10.0.0.100"),
+        "{line}"
+    );
+    // Nothing was reloaded: the running pair still matches.
+    let row = c.d(b).peer_row(A).expect("a's row on b");
+    assert_eq!(row["config"]["matches"], true, "{row}");
 }
