@@ -4,7 +4,9 @@
 //! as a baton node in each host, then plays the failures users fear: the master host
 //! dies, the master's service check fails, the master is stopped for maintenance. It
 //! prints who was master when and how long each takeover took (from the failure to the
-//! new master's notify hook), and removes everything, also on Ctrl-C.
+//! new master's notify hook), and removes everything, also on Ctrl-C. The two hosts are
+//! linked (`link` module): they approve each other's key and each shows both in its
+//! status; the takeovers are as fast as without the link.
 //!
 //! The lab is set up with the `ip` tool, like the test suite; baton itself moves the
 //! virtual address through netlink.
@@ -21,6 +23,8 @@ use anyhow::{Context as _, bail};
 
 use baton::control::{self, Request, Response, Status};
 
+mod link;
+
 const VIP: &str = "10.77.0.100";
 
 /// One demo node: a namespace with a baton in it.
@@ -29,6 +33,7 @@ struct Node {
     ns: String,
     priority: u8,
     conf: PathBuf,
+    baton_conf: PathBuf,
     socket: PathBuf,
     service: PathBuf,
     log: PathBuf,
@@ -139,10 +144,17 @@ pub fn run(advert_int: f64) -> anyhow::Result<()> {
             &conf,
             node_config(name, priority, advert_int, test, &service, &notify),
         )?;
+        let (me, peer) = if i == 0 {
+            ("10.77.0.1", "10.77.0.2")
+        } else {
+            ("10.77.0.2", "10.77.0.1")
+        };
+        let baton_conf = link::baton_conf(&dir, name, me, peer)?;
         lab.nodes.push(Node {
             name,
             ns,
             priority,
+            baton_conf,
             socket: dir.join(format!("{name}.sock")),
             log: dir.join(format!("{name}.log")),
             conf,
@@ -167,6 +179,15 @@ pub fn run(advert_int: f64) -> anyhow::Result<()> {
     say(&mut events, "demo", "started alpha and beta");
     wait_master(&lab, 0, patience)?;
     println!("  alpha is MASTER and holds {VIP}");
+    println!("  the two hosts trust each other's key (the link, TLS 1.3 on port 7411):");
+    link::approve_each_other(&lab)?;
+    let took = link::wait_linked(&lab, patience)?;
+    say(&mut events, "demo", "alpha and beta linked");
+    println!(
+        "  linked {:.0} ms later; alpha's `baton status` shows both hosts:",
+        ms(took)
+    );
+    link::show_status(&lab, 0);
 
     // 1. The master host dies.
     let t = kill(&mut lab, 0, true);
@@ -186,6 +207,11 @@ pub fn run(advert_int: f64) -> anyhow::Result<()> {
     say(&mut events, "demo", "alpha restarted");
     wait_master(&lab, 0, patience)?;
     println!("  alpha is back and MASTER again (preemption)");
+    let took = link::wait_linked(&lab, patience)?;
+    println!(
+        "  the link came back by itself ({:.0} ms after alpha was MASTER again)",
+        ms(took)
+    );
 
     // 3. The master's service fails its check.
     let t = wall_ns();
@@ -277,6 +303,7 @@ fn node_config(
 ) -> String {
     format!(
         "! baton demo node {name}\n\
+         global_defs {{\n    router_id {name}\n}}\n\
          vrrp_script chk_service {{\n    script \"{test} -e {service}\"\n    interval 0.1\n    fall 2\n    rise 2\n}}\n\
          vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 77\n    \
          priority {priority}\n    advert_int {advert_int}\n    version 3\n    \
@@ -306,6 +333,8 @@ fn start(lab: &mut Lab, i: usize, exe: &Path) -> anyhow::Result<()> {
         .arg("run")
         .arg("-f")
         .arg(&n.conf)
+        .arg("--baton-conf")
+        .arg(&n.baton_conf)
         .arg("--socket")
         .arg(&n.socket)
         .stdin(Stdio::null())
