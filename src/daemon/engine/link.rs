@@ -44,7 +44,7 @@ struct HookRt {
 pub(super) struct LinkSide {
     handle: Option<LinkHandle>,
     /// Our summary as the configuration gives it (sources filled in when published).
-    summary: ConfigSummary,
+    summary: Arc<ConfigSummary>,
     /// The last summary published (sources filled in), shared with the link.
     published: Option<Arc<ConfigSummary>>,
     dirty: bool,
@@ -57,7 +57,7 @@ impl Engine {
     /// Starts the link if baton's file has a link block. An unusable link block stops
     /// baton from starting (the error says why).
     pub(super) fn start_link(&mut self, config: &config::Config) -> anyhow::Result<()> {
-        self.link.summary = compare::summarize(config);
+        self.link.summary = Arc::new(compare::summarize(config));
         let Some(setup) = setup_of(config, &self.plan) else {
             return Ok(());
         };
@@ -73,7 +73,7 @@ impl Engine {
 
     /// After a reload: the new summary, and the link's new peers and trusted keys.
     pub(super) fn reload_link(&mut self, config: &config::Config) {
-        self.link.summary = compare::summarize(config);
+        self.link.summary = Arc::new(compare::summarize(config));
         self.link.dirty = true;
         match (setup_of(config, &self.plan), &self.link.handle) {
             (Some(Ok(setup)), Some(handle)) => handle.reconfigure(setup),
@@ -255,16 +255,27 @@ impl Engine {
                 })
             })
             .collect();
-        let mut config = self.link.summary.clone();
-        compare::fill_unicast_sources(&mut config, |name| {
+        // Unicast instances without a written unicast_src_ip send from their interface's
+        // address, which only the running node knows.
+        let source_of = |name: &str| {
             let i = self.plan.position(name)?;
             let unicast = self.plan.instances.get(i)?.is_unicast();
             self.rt.get(i).and_then(|rt| rt.primary).filter(|_| unicast)
-        });
-        // One copy for the engine and every session, replaced only when it changes.
-        let config = match &self.link.published {
-            Some(p) if **p == config => Arc::clone(p),
-            _ => Arc::new(config),
+        };
+        let unfilled = &self.link.summary;
+        let needs_fill = (unfilled.instances.iter())
+            .any(|s| s.unicast_source.is_none() && source_of(&s.name).is_some());
+        // One copy for the engine and every session, replaced only when it changes; with
+        // nothing to fill in, the configuration's own summary is that copy.
+        let config = if needs_fill {
+            let mut filled = (**unfilled).clone();
+            compare::fill_unicast_sources(&mut filled, source_of);
+            match &self.link.published {
+                Some(p) if **p == filled => Arc::clone(p),
+                _ => Arc::new(filled),
+            }
+        } else {
+            Arc::clone(unfilled)
         };
         LocalView {
             status: message::Status {
