@@ -13,10 +13,8 @@
 //! time neither is, between the first covered instant and the last.
 
 use std::path::Path;
-use std::process::Command;
 
-use super::{BATON, Cluster, DEADLINE, Daemon, HookLine};
-use crate::common::netns::wait_for;
+use super::{Cluster, Daemon, HookLine};
 
 /// Seconds a start takes in the stand-in.
 pub const START_S: &str = "0.3";
@@ -179,83 +177,19 @@ pub fn service_lines<'a>(
 
 /// Runs `baton ARGS... --socket SOCKET` against `d`; its stdout (panics unless it exits 0).
 pub fn cli(d: &Daemon, args: &[&str]) -> String {
-    let out = Command::new(BATON)
-        .args(args)
-        .arg("--socket")
-        .arg(&d.socket)
-        .output()
-        .expect("run baton");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{}: baton {}: {text}{}\n--- log ---\n{}",
-        d.name,
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr),
-        d.log_text()
-    );
-    text
-}
-
-/// `d`'s own fingerprint (the first line of `baton identity` is `SHA256 FP`).
-pub fn fingerprint(d: &Daemon) -> String {
-    let text = cli(d, &["identity"]);
-    let fp = text
-        .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("SHA256 "))
-        .unwrap_or_default()
-        .to_string();
-    assert!(!fp.is_empty(), "{}: baton identity said {text:?}", d.name);
-    fp
-}
-
-/// The link state `d` shows for the peer at `addr` (`up`, `down`, `pending trust`...).
-pub fn link_state(d: &Daemon, addr: &str) -> Option<String> {
-    let st = d.try_status()?;
-    st["link"]["peers"]
-        .as_array()?
-        .iter()
-        .find(|p| {
-            p["address"]
-                .as_str()
-                .is_some_and(|a| a == addr || a.starts_with(&format!("{addr}:")))
-        })
-        .and_then(|p| p["link"].as_str().map(str::to_string))
+    d.cli(args)
 }
 
 /// Waits until `d` shows the link to `addr` up.
 pub fn wait_link_up(d: &Daemon, addr: &str) {
-    let start = std::time::Instant::now();
-    while link_state(d, addr).as_deref() != Some("up") {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "{}: link to {addr} never up; link view: {:#}\n--- log ---\n{}",
-            d.name,
-            d.try_status()
-                .map(|s| s["link"].clone())
-                .unwrap_or_default(),
-            d.log_text()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    d.wait_link(addr, "up");
 }
 
 /// Daemons `x` (at `x_addr`) and `y` approve each other's key; waits for the link up on
-/// both. The trust is kept in their state dirs, so restarts relink by themselves.
-pub fn approve_each_other(c: &Cluster, x: usize, y: usize, x_addr: &str, y_addr: &str) {
-    let fx = fingerprint(c.d(x));
-    let fy = fingerprint(c.d(y));
-    // Each must have seen the other's key before it can approve it.
-    wait_for(DEADLINE, "both keys seen", || {
-        link_state(c.d(x), y_addr).is_some_and(|s| s.starts_with("pending"))
-            && link_state(c.d(y), x_addr).is_some_and(|s| s.starts_with("pending"))
-    });
-    cli(c.d(x), &["peer", "approve", &fy]);
-    cli(c.d(y), &["peer", "approve", &fx]);
-    wait_link_up(c.d(x), y_addr);
-    wait_link_up(c.d(y), x_addr);
-}
+/// both (the e2e link helpers). The trust is kept in their state dirs, so restarts
+/// relink by themselves.
+#[allow(unused_imports)] // used by e2e_handover only
+pub use super::link::approve_each_other;
 
 /// baton's own file with a link block: listen on `listen`, peer `peer`, identity and
 /// trust in `state_dir`.
