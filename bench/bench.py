@@ -683,21 +683,27 @@ def run_link(args):
 BEGIN, END = "<!-- results: written by bench/bench.py -->", "<!-- /results -->"
 
 
-def write_doc(text):
-    """Replaces the results section of docs/benchmark.md, keeping the prose around it."""
+def write_section(begin, end, heading, text, what="results"):
+    """Replaces the text between the markers `begin` and `end` in docs/benchmark.md,
+    keeping the prose around it; a missing section is added at the end under `heading`."""
     path = os.path.join(ROOT, "docs", "benchmark.md")
     try:
         with open(path) as f:
             doc = f.read()
     except FileNotFoundError:
-        doc = f"# Benchmark: baton and keepalived\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in doc or END not in doc:
-        doc += f"\n{BEGIN}\n{END}\n"
-    head, rest = doc.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
+        doc = "# Benchmark: baton and keepalived\n"
+    if begin not in doc or end not in doc:
+        doc += f"\n{heading}{begin}\n{end}\n"
+    head, rest = doc.split(begin, 1)
+    tail = rest.split(end, 1)[1]
     with open(path, "w") as f:
-        f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-    print(f"\n(results written to {path})", file=sys.stderr)
+        f.write(f"{head}{begin}\n{text}\n{end}{tail}")
+    print(f"\n({what} written to {path})", file=sys.stderr)
+
+
+def write_doc(text):
+    """Replaces the results section of docs/benchmark.md, keeping the prose around it."""
+    write_section(BEGIN, END, "", text)
 
 
 if __name__ == "__main__":

@@ -404,13 +404,4 @@ BEGIN, END = "<!-- handover: written by bench/handover.py -->", "<!-- /handover 
 
 def write_doc(text):
     """Replaces the handover results in docs/benchmark.md, keeping the prose around."""
-    path = os.path.join(bench.ROOT, "docs", "benchmark.md")
-    with open(path) as f:
-        doc = f.read()
-    if BEGIN not in doc or END not in doc:
-        doc += f"\n## Handover\n\n{BEGIN}\n{END}\n"
-    head, rest = doc.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    with open(path, "w") as f:
-        f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-    print(f"\n(handover results written to {path})", file=sys.stderr)
+    bench.write_section(BEGIN, END, "## Handover\n\n", text, "handover results")

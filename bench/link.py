@@ -328,16 +328,8 @@ BEGIN, END = "<!-- link results: written by bench/link.py -->", "<!-- /link resu
 
 
 def write_doc(text):
-    path = os.path.join(bench.ROOT, "docs", "benchmark.md")
-    with open(path) as f:
-        doc = f.read()
-    if BEGIN not in doc or END not in doc:
-        doc += f"\n## The link (issue 10)\n\n{BEGIN}\n{END}\n"
-    head, rest = doc.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    with open(path, "w") as f:
-        f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-    print(f"\n(link results written to {path})", file=sys.stderr)
+    """Replaces the link results in docs/benchmark.md, keeping the prose around."""
+    bench.write_section(BEGIN, END, "## The link (issue 10)\n\n", text, "link results")
 
 
 def run(args):
