@@ -158,6 +158,22 @@ pub struct Status {
     pub instances: Vec<InstanceStatus>,
 }
 
+impl Status {
+    /// The same status `ms` milliseconds later: uptime, time in state and the last hook's
+    /// age grow; nothing else changes between reports.
+    pub fn aged(&self, ms: u64) -> Status {
+        let mut s = self.clone();
+        s.uptime_ms = s.uptime_ms.saturating_add(ms);
+        for i in &mut s.instances {
+            i.in_state_ms = i.in_state_ms.saturating_add(ms);
+            if let Some(h) = &mut i.last_hook {
+                h.ago_ms = h.ago_ms.saturating_add(ms);
+            }
+        }
+        s
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceStatus {
     pub name: String,
@@ -327,6 +343,35 @@ mod tests {
         assert!(s.tracked.is_empty() && s.last_hook.is_none());
         let c: Close = serde_json::from_str(r#"{"code":"bored"}"#).unwrap();
         assert_eq!(c.code, CloseCode::Other);
+    }
+
+    #[test]
+    fn an_aged_status_moves_only_its_ages_on() {
+        let s = Status {
+            baton_version: "0.1.0".into(),
+            uptime_ms: 1000,
+            instances: vec![InstanceStatus {
+                name: "VI_1".into(),
+                state: InstanceState::Master,
+                effective_priority: 100,
+                base_priority: 100,
+                last_reason: "x".into(),
+                in_state_ms: 10,
+                tracked: vec![],
+                hook_running: None,
+                last_hook: Some(HookResult {
+                    hook: "notify_master".into(),
+                    result: "exit 0".into(),
+                    ago_ms: 5,
+                }),
+            }],
+        };
+        let a = s.aged(250);
+        assert_eq!(a.uptime_ms, 1250);
+        assert_eq!(a.instances[0].in_state_ms, 260);
+        assert_eq!(a.instances[0].last_hook.as_ref().unwrap().ago_ms, 255);
+        assert_eq!(a.instances[0].state, InstanceState::Master);
+        assert_eq!(s.aged(0), s);
     }
 
     #[test]

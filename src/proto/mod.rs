@@ -72,6 +72,17 @@ pub enum TrackStatus {
     Value(i64),
 }
 
+/// As `baton status` shows it: `up`, `down`, or the number.
+impl std::fmt::Display for TrackStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrackStatus::Up => f.write_str("up"),
+            TrackStatus::Down => f.write_str("down"),
+            TrackStatus::Value(n) => write!(f, "{n}"),
+        }
+    }
+}
+
 /// Everything the state machine needs to know about one instance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceConfig {

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
 use crate::control::{GroupStatus, InstanceStatus, Request, Response, Status, TrackStatusView};
-use crate::proto::{Input, InstanceId, State, TrackStatus};
+use crate::proto::{Input, InstanceId, State};
 use crate::wire;
 
 use super::{Engine, Event, state_name};
@@ -158,11 +158,7 @@ impl Engine {
                 .iter()
                 .map(|(k, v)| TrackStatusView {
                     key: k.clone(),
-                    status: match v {
-                        TrackStatus::Up => "up".into(),
-                        TrackStatus::Down => "down".into(),
-                        TrackStatus::Value(n) => n.to_string(),
-                    },
+                    status: v.to_string(),
                 })
                 .collect(),
         }

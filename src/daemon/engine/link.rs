@@ -236,12 +236,10 @@ impl Engine {
                         .iter()
                         .map(|t| TrackedState {
                             key: t.key.clone(),
-                            state: match self.track_state.get(&t.key) {
-                                Some(TrackStatus::Up) => "up".into(),
-                                Some(TrackStatus::Down) => "down".into(),
-                                Some(TrackStatus::Value(v)) => v.to_string(),
-                                None => "unknown".into(),
-                            },
+                            state: self
+                                .track_state
+                                .get(&t.key)
+                                .map_or_else(|| "unknown".into(), TrackStatus::to_string),
                         })
                         .collect(),
                     hook_running: hooks.and_then(|h| h.running).map(str::to_string),

@@ -19,7 +19,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::LocalView;
 use crate::link::identity::{Fingerprint, Identity};
-use crate::link::message::{Hello, Status};
+use crate::link::message::Hello;
 use crate::link::session::{self, CloseReason, Phase, Session, SessionConfig};
 use crate::link::tls;
 
@@ -296,14 +296,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 /// at once, else kept for the next heartbeat.
 fn feed_local(session: &mut Session, local: &LocalView, now: Instant, changed: bool) {
     let since = now.saturating_duration_since(local.built).as_millis() as u64;
-    let mut status: Status = local.status.clone();
-    status.uptime_ms = status.uptime_ms.saturating_add(since);
-    for i in &mut status.instances {
-        i.in_state_ms = i.in_state_ms.saturating_add(since);
-        if let Some(h) = &mut i.last_hook {
-            h.ago_ms = h.ago_ms.saturating_add(since);
-        }
-    }
+    let status = local.status.aged(since);
     if changed {
         session.set_local_status(status);
     } else {

@@ -162,7 +162,7 @@ impl SharedState {
                     link_since_ms_ago: Some(ago(p.since)),
                     rtt_us: p.rtt.map(|d| d.as_micros() as u64),
                     last_heard_ms_ago: p.last_heard.map(ago),
-                    status: p.status.as_ref().map(|(st, at)| aged(st, ago(*at))),
+                    status: p.status.as_ref().map(|(st, at)| st.aged(ago(*at))),
                     config: p.differences.as_ref().map(|d| ConfigCompare {
                         matches: d.is_empty(),
                         differences: d.clone(),
@@ -173,19 +173,6 @@ impl SharedState {
                 .collect(),
         }
     }
-}
-
-/// A received status with its ages moved on by the time since it arrived.
-fn aged(status: &Status, since_ms: u64) -> Status {
-    let mut s = status.clone();
-    s.uptime_ms = s.uptime_ms.saturating_add(since_ms);
-    for i in &mut s.instances {
-        i.in_state_ms = i.in_state_ms.saturating_add(since_ms);
-        if let Some(h) = &mut i.last_hook {
-            h.ago_ms = h.ago_ms.saturating_add(since_ms);
-        }
-    }
-    s
 }
 
 /// Adds one to a refusal counter.
