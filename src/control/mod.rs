@@ -62,6 +62,18 @@ pub enum Request {
 }
 
 impl Request {
+    /// Whether the link answers it (identity, peers and their trust, peer configs).
+    pub fn is_link(&self) -> bool {
+        matches!(
+            self,
+            Request::Identity
+                | Request::Peers
+                | Request::PeerApprove { .. }
+                | Request::PeerRevoke { .. }
+                | Request::PeerConfigs
+        )
+    }
+
     /// Whether the request only looks: anyone who can open the socket may send it.
     pub fn is_read_only(&self) -> bool {
         matches!(

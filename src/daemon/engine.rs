@@ -415,7 +415,7 @@ impl Engine {
                 self.note_hook(&r);
             }
             Event::Link(report) => self.on_link(report),
-            Event::Control(req, reply) if is_link_request(&req) => self.link_control(req, reply),
+            Event::Control(req, reply) if req.is_link() => self.link_control(req, reply),
             Event::Effect(effects::Report::AddressesAdded { instance, took }) => {
                 debug!(%instance, micros = took.as_micros() as u64, "virtual addresses in place");
             }
@@ -469,17 +469,6 @@ impl Engine {
         }
         info!("baton stopped");
     }
-}
-
-fn is_link_request(req: &Request) -> bool {
-    matches!(
-        req,
-        Request::Identity
-            | Request::Peers
-            | Request::PeerApprove { .. }
-            | Request::PeerRevoke { .. }
-            | Request::PeerConfigs
-    )
 }
 
 /// Pumps values from a component's channel into the engine's channel.

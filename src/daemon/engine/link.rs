@@ -89,11 +89,8 @@ impl Engine {
     }
 
     pub(super) fn on_link(&mut self, report: LinkReport) {
-        match report {
-            LinkReport::Up { peer } | LinkReport::Down { peer } => {
-                tracing::debug!(%peer, ?report, "link report");
-            }
-        }
+        // The link logs ups and downs itself; no link report is a VRRP input.
+        tracing::debug!(?report, "link report");
     }
 
     /// Something a peer would want to know changed; it is published before the engine
