@@ -175,9 +175,13 @@ fn handover(p: &mut Pair, kind: &str, to: usize, act: impl FnOnce(&mut Pair)) ->
     let up: Vec<_> = NAMES.iter().map(|n| up_intervals(&lines, n, t1)).collect();
     let (both_up, _) = overlap_gap(&up, t0, t1);
     if p.linked {
-        // ISSUE 11 (handover without overlap) — the assertion goes here once the
-        // feature exists:
-        // assert_eq!(overlap, 0, "{kind}: the service ran on both linked nodes");
+        assert_eq!(
+            overlap,
+            0,
+            "{kind}: the service ran on both linked nodes\n--- service log ---\n{}\n{}",
+            std::fs::read_to_string(p.c.hook_log()).unwrap_or_default(),
+            p.c.all_logs()
+        );
     }
     let ms = |ns: u128| ns as f64 / 1e6;
     Figures {

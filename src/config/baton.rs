@@ -14,6 +14,7 @@
 //!     notify_timeout 30              # seconds a notify hook may run before it is killed
 //!     notify_obsolete_grace 2        # seconds an obsolete hook keeps running before it is killed
 //!     unicast_accept_any_source no   # unicast: accept adverts only from unicast_peer
+//!     handover_timeout 10            # seconds a new master waits at most for its peer's release
 //! }
 //! instance VI_1 {
 //!     notify_timeout 10
@@ -37,6 +38,18 @@ pub const DEFAULT_BATON_CONF: &str = "/etc/baton/baton.conf";
 pub const NOTIFY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 /// Default time a hook that a newer transition has made obsolete may keep running.
 pub const NOTIFY_OBSOLETE_GRACE_DEFAULT: Duration = Duration::from_secs(2);
+
+/// How long a node that entered MASTER waits at most for its peer's release, when the
+/// peer is alive but gives no answer: a leaving hook that hangs, both nodes VRRP master,
+/// the link down while the peer is still heard on VRRP.
+///
+/// 10 s: above the stop time of the services baton is for (the NeuronEX guide's stops in
+/// about 1 s; systemd units commonly take a few seconds) plus the time VRRP takes to
+/// settle two masters at the common 1 s advert interval (one or two adverts), with room
+/// to spare; and a third of the default `notify_timeout` (30 s), so a hung leaving hook
+/// is not waited out until it is killed. A service that stops more slowly needs a larger
+/// value: past this bound the two nodes' service intervals may overlap.
+pub const HANDOVER_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
 
 /// The link's TCP port unless `link { port N }` says otherwise (not in Debian's
 /// /etc/services).
@@ -191,6 +204,14 @@ pub struct Settings {
         with = "super::model::opt_secs"
     )]
     pub notify_obsolete_grace: Option<Duration>,
+    /// With a link: how long a node that entered MASTER holds its MASTER hooks at most
+    /// while its peer's service may still run (its release has not come, or the link is
+    /// down while the peer is still heard on VRRP). `0`: never hold.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "super::model::opt_secs"
+    )]
+    pub handover_timeout: Option<Duration>,
     /// Unicast instances: accept adverts from sources not in `unicast_peer`
     /// (keepalived's behaviour without `check_unicast_src`). baton's default is no.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -245,6 +266,13 @@ impl BatonConf {
     pub fn notify_obsolete_grace(&self, instance: Option<&str>) -> Duration {
         self.pick(instance, |s| s.notify_obsolete_grace)
             .unwrap_or(NOTIFY_OBSOLETE_GRACE_DEFAULT)
+    }
+
+    /// The longest a new master holds its MASTER hooks for its linked peer's release
+    /// (`None`: a sync group's own setting is the global one).
+    pub fn handover_timeout(&self, instance: Option<&str>) -> Duration {
+        self.pick(instance, |s| s.handover_timeout)
+            .unwrap_or(HANDOVER_TIMEOUT_DEFAULT)
     }
 
     /// Whether a unicast instance accepts adverts from sources outside its peers.

@@ -137,6 +137,26 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        name: "handover_timeout",
+        kind: Kind::Secs {
+            min: 0.0,
+            max: 3600.0,
+        },
+        default: "10",
+        doc: "With a link block: the longest a node that has become MASTER holds its \
+              MASTER hooks while its linked peer's service may still be running (its \
+              leaving hooks have not ended, or the link is down while the peer is still \
+              heard on VRRP). Past it the hooks start anyway. Set it above the time the \
+              service takes to stop; 0 never holds. A sync group uses the longest of its \
+              instances' values.",
+        is_set: |s| s.handover_timeout.is_some(),
+        store: |s, v| {
+            if let Value::Secs(d) = v {
+                s.handover_timeout = Some(d);
+            }
+        },
+    },
+    Setting {
         name: "unicast_accept_any_source",
         kind: Kind::Bool,
         default: "no",

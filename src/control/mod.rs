@@ -114,6 +114,24 @@ pub struct Status {
     /// The peers: over the link when there is one, else as their adverts show them.
     #[serde(default)]
     pub link: LinkView,
+    /// With a link: each target's handover (instance, or sync group).
+    #[serde(default)]
+    pub handover: Vec<HandoverView>,
+}
+
+/// One target's handover as `baton status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverView {
+    /// The instance or sync group.
+    pub target: String,
+    /// Its service may be running here (MASTER hooks started, or leaving hooks running).
+    pub serving: bool,
+    /// The MASTER hooks are held: for how long so far, why, and how much longer at most.
+    pub holding_ms: Option<u64>,
+    pub waiting_for: Option<String>,
+    pub at_most_ms: Option<u64>,
+    /// The peer holds its MASTER hooks for our release, for this long so far.
+    pub peer_waiting_ms: Option<u64>,
 }
 
 /// Adverts seen on one interface for one VRID (of one family) that no instance has.

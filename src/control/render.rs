@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{IdentityView, PeerListEntry, PeerView, Status, UnknownVridStatus};
+use super::{HandoverView, IdentityView, PeerListEntry, PeerView, Status, UnknownVridStatus};
 use crate::link::message::{InstanceState, InstanceStatus as PeerInstance};
 
 /// Renders a status the way `baton status` prints it.
@@ -70,8 +70,38 @@ pub fn render(status: &Status) -> String {
         let _ = writeln!(out, "tracked: {}", list.join("  "));
     }
     render_unknown_vrids(&mut out, &status.unknown_vrids);
+    render_handover(&mut out, &status.handover);
     render_link(&mut out, status);
     out
+}
+
+/// A line per target whose MASTER hooks are held, or whose release the peer waits for:
+/// `handover VI_1: MASTER hooks held 420ms: waiting for …; at most 9.6s more`.
+fn render_handover(out: &mut String, list: &[HandoverView]) {
+    for h in list {
+        if let (Some(held), Some(why)) = (h.holding_ms, &h.waiting_for) {
+            let _ = writeln!(
+                out,
+                "handover {}: MASTER hooks held {}: {why}; at most {} more",
+                h.target,
+                human_ms(held),
+                human_ms(h.at_most_ms.unwrap_or(0))
+            );
+        }
+        if let Some(waits) = h.peer_waiting_ms {
+            let ours = if h.serving {
+                "this node's service is stopping"
+            } else {
+                "this node is MASTER too"
+            };
+            let _ = writeln!(
+                out,
+                "handover {}: the peer holds its MASTER hooks for this node's release since {} ({ours})",
+                h.target,
+                human_ms(waits)
+            );
+        }
+    }
 }
 
 /// One line per interface: `unknown VRIDs on eth0: 77 (3 adverts, last from 10.0.0.9, 2.0s ago)`.

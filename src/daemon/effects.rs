@@ -45,6 +45,9 @@ pub enum Effect {
         target: Target,
         notify: hooks::Notify,
         priority: u8,
+        /// Answered once every hook of the transition has ended (the handover waits
+        /// for the hooks of leaving MASTER).
+        done: Option<oneshot::Sender<()>>,
     },
     /// The effective priority of an instance in MASTER or BACKUP changed
     /// (`notify_priority_changes`): a FIFO line.
@@ -145,9 +148,10 @@ impl Worker {
                     target,
                     notify,
                     priority,
+                    done,
                 } => {
                     if let Some(h) = self.hooks.as_mut() {
-                        h.enqueue(&target, notify, priority);
+                        h.enqueue_then(&target, notify, priority, done);
                     }
                 }
                 Effect::PriorityChanged {

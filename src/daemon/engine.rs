@@ -20,6 +20,7 @@
 
 mod addresses;
 mod control;
+mod handover;
 mod install;
 mod interfaces;
 mod link;
@@ -66,6 +67,11 @@ enum Event {
     Effect(effects::Report),
     Control(Request, oneshot::Sender<Response>),
     Link(super::link::LinkReport),
+    /// The leaving hooks of a target's transitions out of MASTER up to `upto` ended.
+    HandoverLeft {
+        target: String,
+        upto: u64,
+    },
 }
 
 /// Host-side facts about one instance, next to its protocol state in the node.
@@ -112,6 +118,8 @@ pub struct Engine {
     priority_watch: PriorityWatch,
     /// The link to other baton nodes, when baton's file has a link block.
     link: link::LinkSide,
+    /// With a link: the MASTER hooks wait for the peer's release.
+    handover: handover::HandoverSide,
 }
 
 impl Engine {
@@ -175,6 +183,7 @@ impl Engine {
             rp_filter_saved: None,
             priority_watch: PriorityWatch::default(),
             link: link::LinkSide::default(),
+            handover: handover::HandoverSide::default(),
             netlink,
             plan: Plan::new(&config::Config::default()),
             opts,
@@ -192,6 +201,7 @@ impl Engine {
         }
         engine.startup_at = Some(now + engine.plan.startup_delay);
         engine.start_link(&config)?;
+        engine.handover_setup(now);
         Ok(engine)
     }
 
@@ -214,10 +224,14 @@ impl Engine {
         loop {
             self.drain().await;
             self.publish_link();
-            let deadline = [self.node.next_deadline(), self.startup_at]
-                .into_iter()
-                .flatten()
-                .min();
+            let deadline = [
+                self.node.next_deadline(),
+                self.startup_at,
+                self.handover.next_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             timer.set(deadline);
             let sleep = timer.fired();
             tokio::select! {
@@ -242,6 +256,7 @@ impl Engine {
                         }
                     }
                     self.node.timer(now);
+                    self.handover_timers(now);
                 }
                 _ = watchdog_tick.tick(), if watchdog.is_some() => sd::watchdog(),
             }
@@ -255,6 +270,7 @@ impl Engine {
         while let Some(action) = self.node.poll_action() {
             self.execute(action).await;
         }
+        self.handover_seal();
     }
 
     async fn execute(&mut self, action: Action) {
@@ -313,13 +329,13 @@ impl Engine {
                 if from == State::Initialize && to != State::Master {
                     self.drop_stale_addresses(instance.0).await;
                 }
-                if let Some(notify) = notify_of(to) {
-                    let _ = self.effects.send(Effect::Notify {
-                        target: Target::Instance(name),
-                        notify,
-                        priority,
-                    });
-                }
+                self.notify_transition(
+                    now,
+                    handover::Scope::Instance(instance.0),
+                    from,
+                    to,
+                    priority,
+                );
                 sd::status(&self.status_line());
                 self.link_dirty();
             }
@@ -328,13 +344,7 @@ impl Engine {
                     return;
                 };
                 info!(group = %name, "group {name}: {} -> {}", state_name(from), state_name(to));
-                if let Some(notify) = notify_of(to) {
-                    let _ = self.effects.send(Effect::Notify {
-                        target: Target::Group(name),
-                        notify,
-                        priority: 0,
-                    });
-                }
+                self.notify_transition(Instant::now(), handover::Scope::Group(group), from, to, 0);
             }
             Action::UpdateAddresses {
                 instance,
@@ -413,8 +423,10 @@ impl Engine {
             Event::Hook(r) => {
                 log_hook(&r);
                 self.note_hook(&r);
+                self.handover_hook(&r);
             }
-            Event::Link(report) => self.on_link(report),
+            Event::Link(report) => self.on_link(now, report),
+            Event::HandoverLeft { target, upto } => self.on_handover_left(now, &target, upto),
             Event::Control(req, reply) if req.is_link() => self.link_control(req, reply),
             Event::Effect(effects::Report::AddressesAdded { instance, took }) => {
                 debug!(%instance, micros = took.as_micros() as u64, "virtual addresses in place");
@@ -441,10 +453,9 @@ impl Engine {
         sd::stopping();
         info!("stopping: releasing mastership and virtual addresses");
         let now = Instant::now();
+        self.handover_stop(now);
         self.node.shutdown(now);
         self.drain().await;
-        // After priority 0 is on the wire: the peers hear the link close right after.
-        self.shutdown_link().await;
         if let Some(t) = self.tracker.take() {
             t.stop().await;
         }
@@ -453,6 +464,11 @@ impl Engine {
             deadline: HOOK_DRAIN,
             done,
         });
+        // After priority 0 is on the wire, and once the STOP hooks have ended and the
+        // peer has our release: the peer holds its MASTER hooks until then.
+        self.await_releases(Instant::now() + HOOK_DRAIN + Duration::from_secs(1))
+            .await;
+        self.shutdown_link().await;
         if tokio::time::timeout(HOOK_DRAIN + Duration::from_secs(2), wait)
             .await
             .is_err()
@@ -468,6 +484,38 @@ impl Engine {
             let _ = std::fs::remove_file(pid);
         }
         info!("baton stopped");
+    }
+}
+
+impl Engine {
+    /// Shutting down: keeps hearing hook ends and the link until every target's release
+    /// for good has gone to the peer (or there is no linked peer), at most until
+    /// `deadline`. Nothing else is acted on any more.
+    async fn await_releases(&mut self, deadline: Instant) {
+        while !self.handover_released_for_good() {
+            let ev = tokio::time::timeout_at(deadline.into(), self.rx.recv()).await;
+            let now = Instant::now();
+            match ev {
+                Ok(Some(Event::HandoverLeft { target, upto })) => {
+                    self.on_handover_left(now, &target, upto)
+                }
+                Ok(Some(Event::Link(report))) => self.on_link(now, report),
+                Ok(Some(Event::Hook(r))) => {
+                    log_hook(&r);
+                    self.handover_hook(&r);
+                }
+                Ok(Some(Event::Control(_, reply))) => {
+                    let _ = reply.send(Response::Error {
+                        message: "baton is stopping".into(),
+                    });
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    warn!("stopping without telling the peer that the service is down");
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -66,6 +66,8 @@ pub struct GroupPlan {
     /// Indexes into [`Plan::instances`].
     pub members: Vec<usize>,
     pub notify: NotifySpec,
+    /// The longest `handover_timeout` of its members: the group hands over as one.
+    pub handover_timeout: Duration,
 }
 
 /// Gratuitous ARP / unsolicited NA schedule of an instance that becomes master.
@@ -121,6 +123,9 @@ pub struct InstancePlan {
     pub watched_interfaces: Vec<String>,
     pub garp: GarpPlan,
     pub notify: NotifySpec,
+    /// baton.conf `handover_timeout`: with a link, the longest the MASTER hooks wait
+    /// for the linked peer's release.
+    pub handover_timeout: Duration,
     /// `notify_priority_changes` (the instance's, its sync group's, or global
     /// `vrrp_notify_priority_changes`): FIFO lines when the effective priority changes.
     pub notify_priority_changes: bool,
@@ -246,6 +251,10 @@ impl Plan {
                     name: sg.name.clone(),
                     members,
                     notify: notify_spec(&sg.notify, hook_limits(config, None)),
+                    handover_timeout: (sg.members.iter())
+                        .map(|m| config.baton.handover_timeout(Some(m)))
+                        .max()
+                        .unwrap_or_else(|| config.baton.handover_timeout(None)),
                 }
             })
             .collect();
@@ -411,6 +420,7 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
             },
         },
         notify: notify_spec(&i.notify, hook_limits(config, Some(&i.name))),
+        handover_timeout: config.baton.handover_timeout(Some(&i.name)),
         notify_priority_changes: i.notify.priority_changes
             || g.vrrp_notify_priority_changes
             || config

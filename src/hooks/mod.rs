@@ -332,6 +332,19 @@ impl HookRunner {
     /// Records a transition: writes the FIFO lines now and queues the scripts behind any
     /// earlier ones of the same target. Never blocks. `priority` is ignored for groups.
     pub fn enqueue(&mut self, target: &Target, notify: Notify, priority: u8) {
+        self.enqueue_then(target, notify, priority, None);
+    }
+
+    /// As [`HookRunner::enqueue`], and `done` is answered (or dropped) once every hook
+    /// of this transition has ended: finished, killed, skipped, or none configured. A
+    /// dropped sender means the same: nothing of the transition runs any more.
+    pub fn enqueue_then(
+        &mut self,
+        target: &Target,
+        notify: Notify,
+        priority: u8,
+        done: Option<oneshot::Sender<()>>,
+    ) {
         let enqueued = SystemTime::now();
         // keepalived.conf(5): STOP only applies to instances, MASTER_RX_LOWER_PRI too.
         let instance_only = matches!(notify, Notify::Stop | Notify::MasterRxLowerPri);
@@ -346,6 +359,7 @@ impl HookRunner {
             priority,
             enqueued,
             scripts: Arc::clone(&q.scripts),
+            done,
         };
         if q.jobs.send(job).is_err() {
             tracing::error!(?target, "notify queue closed; transition not run");

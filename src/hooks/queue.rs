@@ -37,6 +37,8 @@ pub(super) struct Job {
     pub priority: u8,
     pub enqueued: SystemTime,
     pub scripts: Arc<Prepared>,
+    /// Answered once the transition's hooks have all ended.
+    pub done: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Notify {
@@ -103,7 +105,7 @@ impl Lane {
     /// Serves the queue until its sender is dropped and every job has run.
     pub async fn serve(mut self) {
         loop {
-            let job = match self.pending.pop_front() {
+            let mut job = match self.pending.pop_front() {
                 Some(job) => job,
                 None if self.open => match self.jobs.recv().await {
                     Some(job) => job,
@@ -123,6 +125,9 @@ impl Lane {
                     by: j.notify,
                 });
             self.run_job(&job).await;
+            if let Some(done) = job.done.take() {
+                let _ = done.send(());
+            }
         }
     }
 

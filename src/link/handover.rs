@@ -44,17 +44,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// How long a node that entered MASTER waits at most for its peer's release, when the
-/// peer is alive but gives no answer: a leaving hook that hangs, both nodes VRRP master,
-/// the link down while the peer is still heard on VRRP.
-///
-/// 10 s: above the stop time of the services baton is for (the NeuronEX guide's stops in
-/// about 1 s; systemd units commonly take a few seconds) plus the time VRRP takes to
-/// settle two masters at the common 1 s advert interval (one or two adverts), with room
-/// to spare; and a third of the default `notify_timeout` (30 s), so a hung leaving hook
-/// is not waited out until it is killed. A service that stops more slowly needs a larger
-/// value: past this bound the two nodes' service intervals may overlap.
-pub const HANDOVER_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+pub use crate::config::baton::HANDOVER_TIMEOUT_DEFAULT;
 
 /// What one target's handover is told when it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,6 +350,11 @@ impl Handover {
     /// Since when the peer holds its MASTER hooks for our release.
     pub fn peer_waiting_since(&self) -> Option<Instant> {
         self.peer_request.map(|(_, since)| since)
+    }
+
+    /// Whether the MASTER hooks of the current mastership have started.
+    pub fn started(&self) -> bool {
+        self.master.is_some_and(|m| m.started)
     }
 
     /// Whether our service may be running: MASTER hooks started, or leaving hooks of a

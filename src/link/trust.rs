@@ -277,6 +277,11 @@ impl TrustStore {
     }
 
     /// Every peer the store knows, trusted and pending, in fingerprint order.
+    /// Whether any key is trusted, configured or approved.
+    pub fn trusts_any(&self) -> bool {
+        !self.configured.is_empty() || !self.approved.is_empty()
+    }
+
     pub fn list(&self) -> Vec<PeerEntry> {
         let all: BTreeSet<&Fingerprint> = self
             .configured

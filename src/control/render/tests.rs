@@ -72,6 +72,7 @@ fn node(link: LinkView) -> Status {
         tracks: vec![],
         unknown_vrids: vec![],
         link,
+        handover: vec![],
     }
 }
 
@@ -346,4 +347,45 @@ fn human_durations() {
     assert_eq!(human_ms(1_500), "1.5s");
     assert_eq!(human_ms(61_000), "1m1s");
     assert_eq!(human_ms(3_720_000), "1h2m");
+}
+
+#[test]
+fn a_held_handover_says_what_it_waits_for_and_how_long() {
+    let mut s = node(LinkView::default());
+    s.handover = vec![
+        HandoverView {
+            target: "VI_1".into(),
+            serving: false,
+            holding_ms: Some(420),
+            waiting_for: Some("waiting for the peer to release it".into()),
+            at_most_ms: Some(9_580),
+            peer_waiting_ms: None,
+        },
+        HandoverView {
+            target: "VI_2".into(),
+            serving: true,
+            holding_ms: None,
+            waiting_for: None,
+            at_most_ms: None,
+            peer_waiting_ms: Some(1_200),
+        },
+        // Nothing held and nobody waiting: no line.
+        HandoverView {
+            target: "VI_3".into(),
+            serving: true,
+            holding_ms: None,
+            waiting_for: None,
+            at_most_ms: None,
+            peer_waiting_ms: None,
+        },
+    ];
+    let text = render(&s);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("handover")).collect();
+    assert_eq!(
+        lines,
+        [
+            "handover VI_1: MASTER hooks held 420ms: waiting for the peer to release it; at most 9.6s more",
+            "handover VI_2: the peer holds its MASTER hooks for this node's release since 1.2s (this node's service is stopping)",
+        ]
+    );
 }

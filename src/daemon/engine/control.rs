@@ -153,6 +153,7 @@ impl Engine {
             groups,
             unknown_vrids: self.unknown.view(now),
             link: self.link_status(now),
+            handover: self.handover_status(now),
             tracks: self
                 .track_state
                 .iter()

@@ -157,6 +157,7 @@ impl Engine {
         }
 
         self.priority_watch.reset(&self.plan, &self.node);
+        self.handover_setup(now);
 
         // Instances new in this configuration start now (at startup: after the delay).
         if self.startup_at.is_none() && !old_plan.instances.is_empty() {
@@ -282,6 +283,7 @@ impl Engine {
             target: Target::Instance(p.name.clone()),
             notify: hooks::Notify::Stop,
             priority: 0,
+            done: None,
         });
     }
 }

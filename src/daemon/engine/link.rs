@@ -20,6 +20,7 @@ use crate::control::{LinkView, PeerView, Request, Response, VrrpSeen};
 use crate::hooks::{HookPhase, HookReport, RunOutcome, Target};
 use crate::link::compare;
 use crate::link::message::{self, ConfigSummary, HookResult, InstanceStatus, TrackedState};
+use crate::link::session::HandoverMsg;
 use crate::proto::{InstanceId, TrackStatus};
 
 use super::super::link::{LinkHandle, LinkReport, LocalView, setup_of};
@@ -88,9 +89,27 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_link(&mut self, report: LinkReport) {
-        // The link logs ups and downs itself; no link report is a VRRP input.
+    /// The link logs ups and downs itself; no link report is a VRRP input, only the
+    /// handover hears them.
+    pub(super) fn on_link(&mut self, now: Instant, report: LinkReport) {
         tracing::debug!(?report, "link report");
+        match report {
+            LinkReport::Up { peer, handover } => self.handover_link(now, peer, Some(handover)),
+            LinkReport::Down { peer } => self.handover_link(now, peer, None),
+            LinkReport::Handover { peer, msg } => self.handover_message(now, peer, msg),
+        }
+    }
+
+    /// `None`: no link. Otherwise whether a peer key is trusted (see
+    /// [`LinkHandle::expects_peer`]).
+    pub(super) fn link_expects_peer(&self) -> Option<bool> {
+        self.link.handle.as_ref().map(LinkHandle::expects_peer)
+    }
+
+    pub(super) fn link_handover(&self, msg: HandoverMsg) {
+        if let Some(h) = &self.link.handle {
+            h.handover(msg);
+        }
     }
 
     /// Something a peer would want to know changed; it is published before the engine
@@ -136,6 +155,7 @@ impl Engine {
             at: now,
         };
         self.link.adverts.insert((from, p.name.clone()), seen);
+        self.handover_heard(now, i);
         if self.link.sources.insert(from)
             && let Some(h) = &self.link.handle
         {

@@ -20,7 +20,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use super::LocalView;
 use crate::link::identity::{Fingerprint, Identity};
 use crate::link::message::Hello;
-use crate::link::session::{self, CloseReason, Phase, Session, SessionConfig};
+use crate::link::session::{self, CloseReason, HandoverMsg, Phase, Session, SessionConfig};
 use crate::link::tls;
 
 /// What a connection tells the hub.
@@ -44,6 +44,11 @@ pub(super) enum FromConn {
         cause: &'static str,
         detail: String,
     },
+    /// A handover message the peer sent (a release request or a release).
+    Handover {
+        id: u64,
+        msg: HandoverMsg,
+    },
     Ended {
         id: u64,
     },
@@ -53,6 +58,8 @@ pub(super) enum FromConn {
 #[derive(Debug)]
 pub(super) enum ToConn {
     Trusted(bool),
+    /// A handover message for the peer.
+    Handover(HandoverMsg),
     /// Close, telling the peer why (shutdown).
     Shutdown,
 }
@@ -231,6 +238,9 @@ where
             was_up |= matches!(event, session::Event::Up { .. });
             let _ = env.hub.send(FromConn::Event { id, event });
         }
+        while let Some(msg) = session.poll_handover() {
+            let _ = env.hub.send(FromConn::Handover { id, msg });
+        }
         {
             let mut shared = env.shared.lock();
             if let Some(p) = shared.peers.get_mut(&addr) {
@@ -264,6 +274,7 @@ where
             }
             cmd = rx.recv() => match cmd {
                 Some(ToConn::Trusted(t)) => session.set_trusted(t),
+                Some(ToConn::Handover(msg)) => send_handover(&mut session, &msg),
                 Some(ToConn::Shutdown) | None => session.shutdown(),
             },
             changed = local.changed() => {
@@ -283,6 +294,20 @@ where
     }
     let _ = env.hub.send(FromConn::Ended { id });
     was_up
+}
+
+/// A handover message into the session; one the session cannot send (the link is not
+/// up, or the peer speaks no handover) is dropped: the handover asks again on the next
+/// link, and a peer without it does not wait for us.
+fn send_handover(session: &mut Session, msg: &HandoverMsg) {
+    match msg {
+        HandoverMsg::ReleaseRequest(r) => {
+            session.send_release_request(&r.target, r.generation);
+        }
+        HandoverMsg::Released(r) => {
+            session.send_released(&r.target, r.generation, r.stopping);
+        }
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -18,6 +18,7 @@ use super::state::{LinkState, PeerState, SharedState, count};
 use super::{Cmd, LinkReport, LinkSetup, LocalView};
 use crate::link::compare::{self, Difference};
 use crate::link::identity::Fingerprint;
+use crate::link::message::HANDOVER_VERSION;
 use crate::link::session::{CloseReason, Event};
 use crate::link::trust::TrustStore;
 
@@ -232,6 +233,11 @@ impl Hub {
                 };
                 self.apply_peers(Instant::now());
             }
+            Cmd::Handover(msg) => {
+                for c in self.conns.values().filter(|c| c.up && !c.superseded) {
+                    let _ = c.tx.send(ToConn::Handover(msg.clone()));
+                }
+            }
             Cmd::Shutdown(_) => {}
         }
     }
@@ -301,6 +307,13 @@ impl Hub {
                 cause,
                 detail,
             } => self.refused(addr, cause, &detail, now),
+            FromConn::Handover { id, msg } => {
+                // Only from the connection that speaks for the peer, once it is up.
+                if let Some(c) = self.conns.get(&id).filter(|c| c.up && !c.superseded) {
+                    let peer = c.addr;
+                    let _ = self.report.send(LinkReport::Handover { peer, msg });
+                }
+            }
             FromConn::Ended { id } => {
                 let Some(c) = self.conns.remove(&id) else {
                     return;
@@ -402,7 +415,11 @@ impl Hub {
                     "link to {addr} ({}) up, protocol version {version}",
                     name.unwrap_or_default()
                 );
-                let _ = self.report.send(LinkReport::Up { peer: addr });
+                let handover = version >= HANDOVER_VERSION;
+                let _ = self.report.send(LinkReport::Up {
+                    peer: addr,
+                    handover,
+                });
             }
             Event::PeerStatus(status) => {
                 let mut shared = self.shared.lock();

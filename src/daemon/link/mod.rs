@@ -31,7 +31,7 @@ use crate::config::{self, baton::LinkConf};
 use crate::control::{Request, Response};
 use crate::link::identity::{Fingerprint, Identity, Origin};
 use crate::link::message::{ConfigSummary, Hello, Status, VERSIONS};
-use crate::link::session::HELLO_TIMEOUT;
+use crate::link::session::{HELLO_TIMEOUT, HandoverMsg};
 use crate::link::trust::TrustStore;
 
 use super::plan::Plan;
@@ -50,8 +50,19 @@ pub struct LocalView {
 /// What the link reports to the engine.
 #[derive(Debug, Clone)]
 pub enum LinkReport {
-    Up { peer: IpAddr },
-    Down { peer: IpAddr },
+    /// `handover`: the agreed protocol version has the handover frames.
+    Up {
+        peer: IpAddr,
+        handover: bool,
+    },
+    Down {
+        peer: IpAddr,
+    },
+    /// A release request or release from a linked peer.
+    Handover {
+        peer: IpAddr,
+        msg: HandoverMsg,
+    },
 }
 
 /// Requests from the engine.
@@ -61,6 +72,8 @@ pub(crate) enum Cmd {
     /// A source of adverts for one of our VRIDs (a peer, with multicast).
     AdvertSource(IpAddr),
     Reconfigure(LinkSetup),
+    /// A handover message for every linked peer.
+    Handover(HandoverMsg),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -158,6 +171,7 @@ pub struct LinkHandle {
     cmd: mpsc::UnboundedSender<Cmd>,
     local: watch::Sender<Arc<LocalView>>,
     pub shared: SharedState,
+    expects_peer: bool,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -187,6 +201,7 @@ impl LinkHandle {
             .chain(setup.peers.iter().filter_map(|p| p.pin));
         let store = TrustStore::load(&setup.state_dir, configured)
             .context("loading the link's trusted peers")?;
+        let expects_peer = store.trusts_any();
         let mut listeners = Vec::new();
         for addr in &setup.listen {
             let sa = SocketAddr::new(*addr, setup.port);
@@ -257,6 +272,7 @@ impl LinkHandle {
             cmd: cmd_tx,
             local: local_tx,
             shared,
+            expects_peer,
             thread: Some(thread),
         })
     }
@@ -279,6 +295,17 @@ impl LinkHandle {
 
     pub fn advert_source(&self, addr: IpAddr) {
         let _ = self.cmd.send(Cmd::AdvertSource(addr));
+    }
+
+    /// A release request or release for the linked peers. Never blocks.
+    pub fn handover(&self, msg: HandoverMsg) {
+        let _ = self.cmd.send(Cmd::Handover(msg));
+    }
+
+    /// Whether this node trusts a peer key (configured or approved) at start: a baton
+    /// peer it means to link with, whose release it waits for before the first link.
+    pub fn expects_peer(&self) -> bool {
+        self.expects_peer
     }
 
     pub fn reconfigure(&self, setup: LinkSetup) {
