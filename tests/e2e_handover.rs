@@ -1,146 +1,27 @@
 //! End-to-end: how long the service runs on both nodes (overlap) or on neither (gap)
 //! when mastership moves between two live baton nodes, measured from the service
 //! stand-in's own timestamps (tests/e2e/handover.rs). Issue 11 asks for overlap 0 while
-//! the nodes are linked; these tests measure today's figures and assert only what holds
-//! today: each handover completes (the new node ends MASTER with the VIP and ran
-//! `notify_master`, the old one ran its hook for leaving MASTER).
+//! the nodes are linked: the linked tests assert it for every handover, and a gap of at
+//! most the stop plus the start plus 50 ms; the unlinked ones measure (keepalived's
+//! behaviour) and assert that each handover completes (the new node ends MASTER with the
+//! VIP and ran `notify_master`, the old one ran its hook for leaving MASTER).
 //!
 //! The pair is the NeuronEX guide's: a priority 100 (preempt, `state MASTER`, a tracked
 //! check), b priority 90 (`nopreempt`), unicast, advert_int 0.1 (VRRPv3) or 1 (VRRPv2),
 //! with and without a link block. Each run goes through every kind once:
 //! stop (SIGTERM to a), restart (a comes back and preempts), check (a's check fails),
 //! recover (it passes again, a preempts), demote (a) and release, promote (b) and
-//! release. `BATON_HANDOVER_RUNS` sets the number of runs (default 3).
+//! release. `BATON_HANDOVER_RUNS` sets the number of runs (see [`runs`]).
 
 mod common;
 mod e2e;
 
-use std::path::PathBuf;
-
 use common::netns::wait_for;
 use e2e::handover::{
-    approve_each_other, cli, install_service, link_conf, overlap_gap, service_hooks,
-    service_intervals, up_intervals, wait_link_up,
+    A, B, NAMES, Pair, cli, overlap_gap, pair, service_intervals, settle, up_intervals,
+    wait_link_up,
 };
-use e2e::{Cluster, DEADLINE, HookLine, Inst, conf, file_check, now_ns};
-
-const VIP: &str = "10.0.0.100";
-/// Daemon (and TestNet node) indexes, and the node names in the stand-in's log.
-const A: usize = 0;
-const B: usize = 1;
-const NAMES: [&str; 2] = ["a", "b"];
-
-struct Pair {
-    c: Cluster,
-    linked: bool,
-    /// a's check passes while this file exists.
-    check_file: PathBuf,
-    addrs: [String; 2],
-}
-
-fn pair(test: &str, adv: &str, version: u8, linked: bool) -> Pair {
-    let mut c = Cluster::new(test, 2);
-    install_service(&c);
-    let addrs = [c.net.node(A).v4.to_string(), c.net.node(B).v4.to_string()];
-    let check_file = c.path("a-healthy");
-    std::fs::write(&check_file, "").expect("check file");
-    let interval = if adv == "1" { "1" } else { "0.1" };
-    for i in [A, B] {
-        let me = NAMES[i];
-        let mut inst = if i == A {
-            Inst::new(100, "MASTER")
-        } else {
-            Inst::new(90, "BACKUP")
-        };
-        inst.advert_int = adv.into();
-        inst.version = version;
-        inst.nopreempt = i == B;
-        inst.unicast = Some((addrs[i].clone(), vec![addrs[1 - i].clone()]));
-        inst.extra = service_hooks(&c, me);
-        let scripts = if i == A {
-            inst.track_scripts = vec!["healthy".into()];
-            file_check("healthy", &check_file, interval, "")
-        } else {
-            String::new()
-        };
-        let text = conf(me, &scripts, &[&inst]);
-        if linked {
-            let state = c.path(&format!("state-{me}"));
-            let bc = link_conf(&addrs[i], &addrs[1 - i], &state);
-            c.start_baton(me, i, &text, &bc);
-        } else {
-            c.start(me, i, &text);
-        }
-        if i == A {
-            c.d(A).wait_state("VI_1", "MASTER");
-        }
-    }
-    if linked {
-        approve_each_other(&c, A, B, &addrs[A], &addrs[B]);
-    }
-    let p = Pair {
-        c,
-        linked,
-        check_file,
-        addrs,
-    };
-    // a holds the service, b does not.
-    settle(&p, "start", A, 0);
-    p
-}
-
-/// The stand-in's last line of `node` after `since`.
-fn last_of<'a>(lines: &'a [HookLine], node: &str, since: u128) -> Option<&'a HookLine> {
-    lines
-        .iter()
-        .filter(|l| l.node == node && l.ns >= since)
-        .max_by_key(|l| l.ns)
-}
-
-/// Waits until `to` is MASTER with the VIP and its service started after `since` (its
-/// last step a `notify_master` start_end), and the other node has no VIP, is not MASTER
-/// (if it runs) and its last step after `since` ended a stop for leaving MASTER.
-fn settle(p: &Pair, kind: &str, to: usize, since: u128) {
-    let from = 1 - to;
-    let c = &p.c;
-    let what = format!(
-        "{kind}: {} master with the service, {} stopped",
-        NAMES[to], NAMES[from]
-    );
-    let mut ok = false;
-    let start = std::time::Instant::now();
-    while !ok {
-        let lines = c.hooks();
-        let started = last_of(&lines, NAMES[to], since).is_some_and(|l| {
-            l.phase == "start_end" && l.args.first().is_some_and(|a| a == "notify_master")
-        });
-        let stopped = since == 0
-            || last_of(&lines, NAMES[from], since).is_some_and(|l| {
-                l.phase == "stop_end"
-                    && ["notify_backup", "notify_fault", "notify_stop"]
-                        .contains(&l.args.first().map(String::as_str).unwrap_or(""))
-            });
-        let mut from_d = c.daemons[from].try_status().is_some();
-        if from_d {
-            from_d = c.d(from).state("VI_1").as_deref() == Some("MASTER");
-        }
-        ok = started
-            && stopped
-            && !from_d
-            && c.d(to).state("VI_1").as_deref() == Some("MASTER")
-            && c.has_addr(to, VIP)
-            && !c.has_addr(from, VIP);
-        if !ok {
-            assert!(
-                start.elapsed() < DEADLINE * 2,
-                "timed out waiting for {what}\n--- service log ---\n{}\n{}",
-                std::fs::read_to_string(c.hook_log()).unwrap_or_default(),
-                c.all_logs()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-}
+use e2e::{DEADLINE, HookLine, now_ns};
 
 /// What one handover measured, in ms over the window from the trigger to completion.
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +56,14 @@ fn handover(p: &mut Pair, kind: &str, to: usize, act: impl FnOnce(&mut Pair)) ->
     let up: Vec<_> = NAMES.iter().map(|n| up_intervals(&lines, n, t1)).collect();
     let (both_up, _) = overlap_gap(&up, t0, t1);
     if p.linked {
+        // Between the old node's stop and the new node's start: a round trip, far below
+        // the stop plus the start (1.3 s) plus 50 ms that issue 11 allows.
+        assert!(
+            gap <= 1_350_000_000,
+            "{kind}: gap {} ms\n{}",
+            gap / 1_000_000,
+            p.c.all_logs()
+        );
         assert_eq!(
             overlap,
             0,
@@ -230,16 +119,24 @@ fn run_once(p: &mut Pair) -> Vec<Figures> {
     ]
 }
 
-fn runs() -> usize {
+/// Runs per test: `BATON_HANDOVER_RUNS`, else 20 linked at advert_int 0.1 and 5 linked at
+/// 1 s (every kind 25 times linked, as issue 11 asks at least 20), 3 unlinked (those only
+/// measure).
+fn runs(adv: &str, linked: bool) -> usize {
+    let default = match (linked, adv) {
+        (true, "1") => 5,
+        (true, _) => 20,
+        (false, _) => 3,
+    };
     std::env::var("BATON_HANDOVER_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(default)
 }
 
 fn measure(test: &str, adv: &str, version: u8, linked: bool) {
     let mut p = pair(test, adv, version, linked);
-    let n = runs();
+    let n = runs(adv, linked);
     let mut all: Vec<Vec<Figures>> = Vec::new();
     let label = format!(
         "advert_int {adv} (v{version}), {}",

@@ -48,7 +48,7 @@ fn mixed_pair(test: &str, peers: &[&str]) {
     let b = c.start_baton(
         "b",
         1,
-        &conf("b", "", &[&Inst::new(100, "BACKUP")]),
+        &conf("b", "", &[&Inst::new(100, "BACKUP").hooks(&c, "b")]),
         &baton_conf,
     );
     let logs = |c: &Cluster, ka: &Agent| {
@@ -90,6 +90,14 @@ fn mixed_pair(test: &str, peers: &[&str]) {
     );
     c.d(b).wait_state("VI_1", "MASTER");
     c.wait_addr(1, VIP, true);
+    // Its hooks run as they would without the link: a keepalived peer has no release to
+    // wait for, so notify_master is not held.
+    c.wait_hook("b", &["notify_master"]);
+    let held = c.d(b).log_lines_with("MASTER hooks held");
+    assert!(
+        held.is_empty(),
+        "baton held its hooks for keepalived: {held:?}"
+    );
 
     // keepalived comes back and preempts; the row says vrrp only again.
     ka = Agent::start(Kind::Keepalived, &ka_ns, c.dir.path(), &ka_conf);
@@ -119,6 +127,10 @@ fn mixed_pair(test: &str, peers: &[&str]) {
         });
     assert_eq!(ka.state().as_deref(), Some("MASTER"), "{}", logs(&c, &ka));
     assert!(ka.running(), "keepalived died\n{}", logs(&c, &ka));
+    // Leaving MASTER for keepalived sent nothing over a link that never came up.
+    c.wait_hook("b", &["notify_backup"]);
+    let released = c.d(b).log_lines_with("released to the peer");
+    assert!(released.is_empty(), "a release to keepalived? {released:?}");
 }
 
 #[test]

@@ -12,9 +12,9 @@
 //! (`stop_end`, its last). *Overlap* is the time both nodes are inside one; *gap* the
 //! time neither is, between the first covered instant and the last.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{Cluster, Daemon, HookLine};
+use super::{Cluster, DEADLINE, Daemon, HookLine, Inst, conf, file_check};
 
 /// Seconds a start takes in the stand-in.
 pub const START_S: &str = "0.3";
@@ -198,4 +198,147 @@ pub fn link_conf(listen: &str, peer: &str, state_dir: &Path) -> String {
         "link {{\n    listen {listen}\n    peer {peer}\n    state_dir {}\n}}\n",
         state_dir.display()
     )
+}
+
+pub const VIP: &str = "10.0.0.100";
+/// Daemon (and TestNet node) indexes, and the node names in the stand-in's log.
+pub const A: usize = 0;
+pub const B: usize = 1;
+pub const NAMES: [&str; 2] = ["a", "b"];
+
+pub struct Pair {
+    pub c: Cluster,
+    pub linked: bool,
+    /// a's check passes while this file exists.
+    pub check_file: PathBuf,
+    pub addrs: [String; 2],
+}
+
+/// How a pair differs from the guide's.
+#[derive(Debug, Clone, Default)]
+pub struct Opts {
+    /// b starts as `state MASTER` too (and preempts): both enter MASTER at start.
+    pub both_master: bool,
+    /// Lines for the `global` block of both nodes' baton.conf (linked pairs).
+    pub global: Vec<String>,
+}
+
+/// The guide's pair, a serving: see [`pair_with`].
+pub fn pair(test: &str, adv: &str, version: u8, linked: bool) -> Pair {
+    pair_with(test, adv, version, linked, &Opts::default())
+}
+
+/// a priority 100 (`state MASTER`, preempt, a tracked check on [`Pair::check_file`]), b
+/// priority 90 (`nopreempt`), unicast, the stand-in service in every hook; linked pairs
+/// approve each other. Returns once a is MASTER and serves.
+pub fn pair_with(test: &str, adv: &str, version: u8, linked: bool, opts: &Opts) -> Pair {
+    let mut c = Cluster::new(test, 2);
+    install_service(&c);
+    let addrs = [c.net.node(A).v4.to_string(), c.net.node(B).v4.to_string()];
+    let check_file = c.path("a-healthy");
+    std::fs::write(&check_file, "").expect("check file");
+    let interval = if adv == "1" { "1" } else { "0.1" };
+    for i in [A, B] {
+        let me = NAMES[i];
+        let mut inst = if i == A {
+            Inst::new(100, "MASTER")
+        } else if opts.both_master {
+            Inst::new(90, "MASTER")
+        } else {
+            Inst::new(90, "BACKUP")
+        };
+        inst.advert_int = adv.into();
+        inst.version = version;
+        inst.nopreempt = i == B && !opts.both_master;
+        inst.unicast = Some((addrs[i].clone(), vec![addrs[1 - i].clone()]));
+        inst.extra = service_hooks(&c, me);
+        let scripts = if i == A {
+            inst.track_scripts = vec!["healthy".into()];
+            file_check("healthy", &check_file, interval, "")
+        } else {
+            String::new()
+        };
+        let text = conf(me, &scripts, &[&inst]);
+        if linked {
+            let state = c.path(&format!("state-{me}"));
+            let mut bc = link_conf(&addrs[i], &addrs[1 - i], &state);
+            if !opts.global.is_empty() {
+                bc.push_str(&format!(
+                    "global {{\n    {}\n}}\n",
+                    opts.global.join("\n    ")
+                ));
+            }
+            c.start_baton(me, i, &text, &bc);
+        } else {
+            c.start(me, i, &text);
+        }
+        if i == A {
+            c.d(A).wait_state("VI_1", "MASTER");
+        }
+    }
+    if linked {
+        approve_each_other(&c, A, B, &addrs[A], &addrs[B]);
+    }
+    let p = Pair {
+        c,
+        linked,
+        check_file,
+        addrs,
+    };
+    // a holds the service, b does not.
+    settle(&p, "start", A, 0);
+    p
+}
+
+/// The stand-in's last line of `node` after `since`.
+pub fn last_of<'a>(lines: &'a [HookLine], node: &str, since: u128) -> Option<&'a HookLine> {
+    lines
+        .iter()
+        .filter(|l| l.node == node && l.ns >= since)
+        .max_by_key(|l| l.ns)
+}
+
+/// Waits until `to` is MASTER with the VIP and its service started after `since` (its
+/// last step a `notify_master` start_end), and the other node has no VIP, is not MASTER
+/// (if it runs) and its last step after `since` ended a stop for leaving MASTER.
+pub fn settle(p: &Pair, kind: &str, to: usize, since: u128) {
+    let from = 1 - to;
+    let c = &p.c;
+    let what = format!(
+        "{kind}: {} master with the service, {} stopped",
+        NAMES[to], NAMES[from]
+    );
+    let mut ok = false;
+    let start = std::time::Instant::now();
+    while !ok {
+        let lines = c.hooks();
+        let started = last_of(&lines, NAMES[to], since).is_some_and(|l| {
+            l.phase == "start_end" && l.args.first().is_some_and(|a| a == "notify_master")
+        });
+        let stopped = since == 0
+            || last_of(&lines, NAMES[from], since).is_some_and(|l| {
+                l.phase == "stop_end"
+                    && ["notify_backup", "notify_fault", "notify_stop"]
+                        .contains(&l.args.first().map(String::as_str).unwrap_or(""))
+            });
+        let mut from_d = c.daemons[from].try_status().is_some();
+        if from_d {
+            from_d = c.d(from).state("VI_1").as_deref() == Some("MASTER");
+        }
+        ok = started
+            && stopped
+            && !from_d
+            && c.d(to).state("VI_1").as_deref() == Some("MASTER")
+            && c.has_addr(to, VIP)
+            && !c.has_addr(from, VIP);
+        if !ok {
+            assert!(
+                start.elapsed() < DEADLINE * 2,
+                "timed out waiting for {what}\n--- service log ---\n{}\n{}",
+                std::fs::read_to_string(c.hook_log()).unwrap_or_default(),
+                c.all_logs()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }

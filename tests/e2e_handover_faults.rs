@@ -1,0 +1,231 @@
+//! End-to-end: the handover when something goes wrong in the middle of it (issue 11).
+//! Real binaries in namespaces, the guide's pair (tests/e2e/handover.rs) at advert_int
+//! 0.1 (VRRPv3), linked, with the service stand-in (start 0.3 s, stop 1 s).
+//!
+//! - The link is cut (nftables drops its TCP port) just before the master is demoted:
+//!   the new master cannot hear the release, and starts once the link is found dead and
+//!   the old master is silent on VRRP; the old one's stop is over by then, so still no
+//!   overlap. With the link back the pair hands back without overlap.
+//! - The old master's baton is killed while its stop hook runs: nobody is left to send a
+//!   release, so the new master starts at once (not after `handover_timeout`); the stop
+//!   that was already running finishes on its own. That overlap is the one a crash
+//!   leaves, and is printed, not asserted away.
+//! - Both nodes start at the same moment, both `state MASTER`: both enter MASTER and
+//!   hold, VRRP picks one, and only it starts the service.
+//! - A reload that moves mastership (b's priority raised above a's with preemption, then
+//!   put back): handed over without overlap both ways, by machines that a reload keeps.
+//!
+//! Each test sets `handover_timeout 30`, far above what any of these waits should take,
+//! so a node that waited the timeout out is told apart from one that started for the
+//! right reason.
+
+mod common;
+mod e2e;
+
+use e2e::handover::{
+    A, B, NAMES, Opts, Pair, VIP, cli, last_of, overlap_gap, pair_with, service_intervals,
+    service_lines, settle, wait_link_up,
+};
+use e2e::link::{LINK_PORT, block_tcp_port, nft_present, unblock_tcp_port};
+use e2e::{DEADLINE, now_ns};
+
+fn linked_pair(test: &str, both_master: bool) -> Pair {
+    let opts = Opts {
+        both_master,
+        global: vec!["handover_timeout 30".into()],
+    };
+    let p = pair_with(test, "0.1", 3, true, &opts);
+    wait_link_up(p.c.d(A), &p.addrs[B]);
+    wait_link_up(p.c.d(B), &p.addrs[A]);
+    p
+}
+
+/// Overlap and gap of the two service intervals between `t0` and now, in ms.
+fn figures(p: &Pair, t0: u128) -> (f64, f64) {
+    let t1 = now_ns();
+    let lines = p.c.hooks();
+    let intervals: Vec<_> = NAMES
+        .iter()
+        .map(|n| service_intervals(&lines, n, t1))
+        .collect();
+    let (overlap, gap) = overlap_gap(&intervals, t0, t1);
+    (overlap as f64 / 1e6, gap as f64 / 1e6)
+}
+
+fn service_log(p: &Pair) -> String {
+    format!(
+        "--- service log ---\n{}\n{}",
+        std::fs::read_to_string(p.c.hook_log()).unwrap_or_default(),
+        p.c.all_logs()
+    )
+}
+
+/// Polls until `what` holds, at most twice the e2e deadline.
+fn wait_until(p: &Pair, what: &str, mut ok: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < DEADLINE * 2,
+            "timed out waiting for {what}\n{}",
+            service_log(p)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn link_cut_in_the_middle_of_a_handover() {
+    assert!(
+        nft_present(),
+        "nftables (nft) is not installed; tests/all.sh installs it"
+    );
+    let p = linked_pair("e2e_hof_cut", false);
+    let b_ns = p.c.net.node(B).ns.clone();
+    block_tcp_port(&b_ns, LINK_PORT);
+    let t0 = now_ns();
+    cli(p.c.d(A), &["demote", "VI_1"]);
+    settle(&p, "cut", B, t0);
+    let (overlap, gap) = figures(&p, t0);
+    println!("link cut: overlap {overlap:.1} ms, gap {gap:.1} ms");
+    assert_eq!(
+        overlap,
+        0.0,
+        "the service ran on both nodes\n{}",
+        service_log(&p)
+    );
+    // b started because the link was found dead and a was silent on VRRP, not because
+    // it waited out handover_timeout.
+    let why = p.c.d(B).log_lines_with("MASTER hooks start after");
+    assert!(
+        why.last()
+            .is_some_and(|l| l.contains("the link is down and the peer is silent on VRRP")),
+        "b's reason for starting: {why:?}\n{}",
+        service_log(&p)
+    );
+
+    // The link heals: the pair hands back without overlap.
+    unblock_tcp_port(&b_ns);
+    wait_link_up(p.c.d(A), &p.addrs[B]);
+    wait_link_up(p.c.d(B), &p.addrs[A]);
+    let t1 = now_ns();
+    cli(p.c.d(A), &["release", "VI_1"]);
+    settle(&p, "back", A, t1);
+    let (overlap, gap) = figures(&p, t1);
+    println!("after the cut: overlap {overlap:.1} ms, gap {gap:.1} ms");
+    assert_eq!(
+        overlap,
+        0.0,
+        "the service ran on both nodes\n{}",
+        service_log(&p)
+    );
+}
+
+#[test]
+fn peer_crashes_while_it_stops_its_service() {
+    let mut p = linked_pair("e2e_hof_crash", false);
+    let t0 = now_ns();
+    cli(p.c.d(A), &["demote", "VI_1"]);
+    // a's stop is under way, b holds for a's release: a's baton dies.
+    wait_until(&p, "a's stop to begin", || {
+        !service_lines(&p.c.hooks(), "a", "stop_begin", t0).is_empty()
+    });
+    let killed = now_ns();
+    p.c.dm(A).kill();
+    wait_until(&p, "b to start the service", || {
+        let lines = p.c.hooks();
+        last_of(&lines, "b", t0).is_some_and(|l| l.phase == "start_end") && p.c.has_addr(B, VIP)
+    });
+    let lines = p.c.hooks();
+    let started = service_lines(&lines, "b", "start_req", t0)
+        .first()
+        .map(|l| l.ns)
+        .expect("b's start request");
+    let waited_ms = started.saturating_sub(killed) as f64 / 1e6;
+    // a's stop, run by a job of its own, ends by itself.
+    wait_until(&p, "a's stop to end", || {
+        !service_lines(&p.c.hooks(), "a", "stop_end", t0).is_empty()
+    });
+    let (overlap, gap) = figures(&p, t0);
+    println!(
+        "crash while stopping: b started {waited_ms:.1} ms after the kill; \
+         overlap {overlap:.1} ms (what was left of a's stop), gap {gap:.1} ms"
+    );
+    assert!(
+        waited_ms < 10_000.0,
+        "b waited {waited_ms} ms for a crashed peer (handover_timeout is 30 s)\n{}",
+        service_log(&p)
+    );
+    let why = p.c.d(B).log_lines_with("MASTER hooks start after");
+    assert!(
+        why.last().is_some_and(|l| !l.contains("handover_timeout")),
+        "b waited out handover_timeout: {why:?}"
+    );
+}
+
+#[test]
+fn both_nodes_start_at_once() {
+    let mut p = linked_pair("e2e_hof_once", true);
+    for i in [A, B] {
+        p.c.d(i).signal(nix::sys::signal::Signal::SIGTERM);
+    }
+    for i in [A, B] {
+        assert_eq!(p.c.dm(i).term_wait(), Some(0), "{}", service_log(&p));
+    }
+    let t0 = now_ns();
+    p.c.dm(A).restart();
+    p.c.dm(B).restart();
+    wait_until(&p, "a master and serving, b backup", || {
+        let lines = p.c.hooks();
+        last_of(&lines, "a", t0).is_some_and(|l| l.phase == "start_end")
+            && p.c.d(A).try_status().is_some()
+            && p.c.d(A).state("VI_1").as_deref() == Some("MASTER")
+            && p.c.d(B).try_status().is_some()
+            && p.c.d(B).state("VI_1").as_deref() == Some("BACKUP")
+            && p.c.has_addr(A, VIP)
+            && !p.c.has_addr(B, VIP)
+    });
+    let (overlap, gap) = figures(&p, t0);
+    let b_started = service_lines(&p.c.hooks(), "b", "start_req", t0).len();
+    println!(
+        "both at once: overlap {overlap:.1} ms, gap {gap:.1} ms, b started {b_started} time(s)"
+    );
+    assert_eq!(
+        overlap,
+        0.0,
+        "the service ran on both nodes\n{}",
+        service_log(&p)
+    );
+    let why = p.c.d(A).log_lines_with("MASTER hooks start after");
+    assert!(
+        why.iter().all(|l| !l.contains("handover_timeout")),
+        "a waited out handover_timeout: {why:?}"
+    );
+}
+
+#[test]
+fn a_reload_that_moves_mastership_hands_over_without_overlap() {
+    let p = linked_pair("e2e_hof_reload", false);
+    let path = p.c.d(B).conf.clone();
+    let guide = std::fs::read_to_string(&path).expect("b's config");
+    assert!(
+        guide.contains("priority 90") && guide.contains("nopreempt"),
+        "{guide}"
+    );
+    let raised = guide
+        .replace("priority 90", "priority 110")
+        .replace("nopreempt", "");
+    for (text, to, kind) in [(raised, B, "reload up"), (guide, A, "reload back")] {
+        std::fs::write(&path, text).expect("write b's config");
+        let t0 = now_ns();
+        p.c.d(B).signal(nix::sys::signal::Signal::SIGHUP);
+        settle(&p, kind, to, t0);
+        let (overlap, gap) = figures(&p, t0);
+        println!("{kind}: overlap {overlap:.1} ms, gap {gap:.1} ms");
+        assert_eq!(
+            overlap,
+            0.0,
+            "{kind}: the service ran on both nodes\n{}",
+            service_log(&p)
+        );
+    }
+}
