@@ -487,38 +487,6 @@ impl Engine {
     }
 }
 
-impl Engine {
-    /// Shutting down: keeps hearing hook ends and the link until every target's release
-    /// for good has gone to the peer (or there is no linked peer), at most until
-    /// `deadline`. Nothing else is acted on any more.
-    async fn await_releases(&mut self, deadline: Instant) {
-        while !self.handover_released_for_good() {
-            let ev = tokio::time::timeout_at(deadline.into(), self.rx.recv()).await;
-            let now = Instant::now();
-            match ev {
-                Ok(Some(Event::HandoverLeft { target, upto })) => {
-                    self.on_handover_left(now, &target, upto)
-                }
-                Ok(Some(Event::Link(report))) => self.on_link(now, report),
-                Ok(Some(Event::Hook(r))) => {
-                    log_hook(&r);
-                    self.handover_hook(&r);
-                }
-                Ok(Some(Event::Control(_, reply))) => {
-                    let _ = reply.send(Response::Error {
-                        message: "baton is stopping".into(),
-                    });
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => {
-                    warn!("stopping without telling the peer that the service is down");
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// Pumps values from a component's channel into the engine's channel.
 fn forward<T: Send + 'static>(
     tx: &mpsc::UnboundedSender<Event>,

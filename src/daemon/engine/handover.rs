@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
 
-use crate::control::HandoverView;
+use crate::control::{HandoverView, Response};
 use crate::hooks::{self, HookPhase, HookReport, RunOutcome, Target};
 use crate::link::handover::{Handover, HandoverConfig, Output, StartReason, WaitingFor};
 use crate::link::message::{ReleaseRequest, Released};
@@ -28,7 +28,7 @@ use crate::proto::State;
 
 use super::super::effects::Effect;
 use super::super::plan::Plan;
-use super::{Engine, Event, notify_of};
+use super::{Engine, Event, log_hook, notify_of};
 
 /// What a notify is about, as the node's actions name it.
 #[derive(Debug, Clone, Copy)]
@@ -374,8 +374,34 @@ impl Engine {
         }
     }
 
-    pub(super) fn handover_released_for_good(&self) -> bool {
-        self.handover.released_for_good()
+    /// Shutting down: keeps hearing hook ends and the link until every target's release
+    /// for good has gone to the peer (or there is no linked peer), at most until
+    /// `deadline`. Nothing else is acted on any more.
+    pub(super) async fn await_releases(&mut self, deadline: Instant) {
+        while !self.handover.released_for_good() {
+            let ev = tokio::time::timeout_at(deadline.into(), self.rx.recv()).await;
+            let now = Instant::now();
+            match ev {
+                Ok(Some(Event::HandoverLeft { target, upto })) => {
+                    self.on_handover_left(now, &target, upto)
+                }
+                Ok(Some(Event::Link(report))) => self.on_link(now, report),
+                Ok(Some(Event::Hook(r))) => {
+                    log_hook(&r);
+                    self.handover_hook(&r);
+                }
+                Ok(Some(Event::Control(_, reply))) => {
+                    let _ = reply.send(Response::Error {
+                        message: "baton is stopping".into(),
+                    });
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    warn!("stopping without telling the peer that the service is down");
+                    return;
+                }
+            }
+        }
     }
 
     /// Carries out what one machine decided.
