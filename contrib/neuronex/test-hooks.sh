@@ -148,7 +148,15 @@ expect "check master-mode: dead after grace" 1 "" \
 expect "notify MASTER" 0 "systemctl start -- neuronex.service" "$here/notify.sh" INSTANCE VI_1 MASTER 100
 expect "notify BACKUP" 0 "systemctl stop -- neuronex.service" "$here/notify.sh" INSTANCE VI_1 BACKUP 100
 expect "notify BACKUP keep" 0 "" env NEURONEX_ON_BACKUP=keep "$here/notify.sh" INSTANCE VI_1 BACKUP 100
-expect "notify STOP default keeps" 0 "" "$here/notify.sh" INSTANCE VI_1 STOP 100
+expect "notify FAULT" 0 "systemctl stop -- neuronex.service" "$here/notify.sh" INSTANCE VI_1 FAULT 100
+expect "notify STOP stops by default" 0 "systemctl stop -- neuronex.service" "$here/notify.sh" INSTANCE VI_1 STOP 100
+expect "notify STOP keep" 0 "" env NEURONEX_ON_STOP=keep "$here/notify.sh" INSTANCE VI_1 STOP 100
+for state in BACKUP FAULT STOP; do
+    expect "notify $state waits for the stop" 0 "$stopped" env STUB_SLEEP=0.3 "$here/notify.sh" INSTANCE VI_1 "$state" 100
+    expect "notify $state reports a failed stop" 1 "systemctl stop -- neuronex.service" \
+        env STUB_RC=1 "$here/notify.sh" INSTANCE VI_1 "$state" 100
+done
+expect "notify bad action" 2 "" env NEURONEX_ON_STOP=halt "$here/notify.sh" INSTANCE VI_1 STOP 100
 expect "notify other instance ignored" 0 "" env NEURONEX_NOTIFY_NAME=VI_1 "$here/notify.sh" INSTANCE VI_2 MASTER 50
 expect "notify bad arguments" 2 "" "$here/notify.sh" MASTER
 expect "notify bad kind" 2 "" "$here/notify.sh" PEER VI_1 MASTER 100
