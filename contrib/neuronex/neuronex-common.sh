@@ -16,12 +16,14 @@
 #   NEURONEX_CHECK_WHEN      always | master                (default always)
 #                            always: NeuronEX must answer whatever the VRRP state
 #                                    (the guide's master node; pairs with preemption)
-#                            master: only checked while this node is MASTER; pairs
-#                                    with nopreempt and manual recovery (see README)
-#   NEURONEX_START_GRACE     seconds after entering MASTER during which a check
-#                            that gets no answer still passes, so a NeuronEX that
-#                            is still starting is not declared dead (default 30;
-#                            only used with NEURONEX_CHECK_WHEN=master)
+#                            master: only checked while this node is MASTER, so
+#                                    NeuronEX runs only from master.sh to the
+#                                    next state's hook: for a linked baton pair
+#                                    and for manual recovery (see README)
+#   NEURONEX_START_GRACE     seconds after master.sh recorded MASTER during which
+#                            a check that gets no answer still passes, so a
+#                            NeuronEX that is still starting is not declared dead
+#                            (default 30; only used with NEURONEX_CHECK_WHEN=master)
 #   NEURONEX_ACTION_TIMEOUT  seconds allowed for one start or stop (default 60)
 #   NEURONEX_DOCKER_STOP_GRACE  seconds docker waits before SIGKILL (default 10;
 #                            kept at least 5 s below NEURONEX_ACTION_TIMEOUT)
