@@ -51,7 +51,9 @@ if [ "$rc" -eq 0 ]; then
 fi
 
 if [ "$NEURONEX_CHECK_WHEN" = master ]; then
-    # Just became MASTER: master.sh may still be starting NeuronEX.
+    # Just became MASTER: master.sh may still be starting NeuronEX. The grace
+    # counts from the state master.sh recorded, not from VRRP's MASTER: with a
+    # linked peer, master.sh waits until the peer's NeuronEX has stopped.
     now=$(date +%s)
     since=$(stat -c %Y -- "$NEURONEX_STATE_DIR/state" 2>/dev/null) || since=0
     if [ $((now - since)) -lt "$NEURONEX_START_GRACE" ]; then

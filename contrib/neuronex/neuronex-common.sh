@@ -16,14 +16,17 @@
 #   NEURONEX_CHECK_WHEN      always | master                (default always)
 #                            always: NeuronEX must answer whatever the VRRP state
 #                                    (the guide's master node; pairs with preemption)
-#                            master: only checked while this node is MASTER; pairs
-#                                    with nopreempt and manual recovery (see README)
-#   NEURONEX_START_GRACE     seconds after entering MASTER during which a check
-#                            that gets no answer still passes, so a NeuronEX that
-#                            is still starting is not declared dead (default 30;
-#                            only used with NEURONEX_CHECK_WHEN=master)
+#                            master: only checked while this node is MASTER, so
+#                                    NeuronEX runs only from master.sh to the
+#                                    next state's hook: for a linked baton pair
+#                                    and for manual recovery (see README)
+#   NEURONEX_START_GRACE     seconds after master.sh recorded MASTER during which
+#                            a check that gets no answer still passes, so a
+#                            NeuronEX that is still starting is not declared dead
+#                            (default 30; only used with NEURONEX_CHECK_WHEN=master)
 #   NEURONEX_ACTION_TIMEOUT  seconds allowed for one start or stop (default 60)
-#   NEURONEX_DOCKER_STOP_GRACE  seconds docker waits before SIGKILL (default 10)
+#   NEURONEX_DOCKER_STOP_GRACE  seconds docker waits before SIGKILL (default 10;
+#                            kept at least 5 s below NEURONEX_ACTION_TIMEOUT)
 #   NEURONEX_STATE_DIR       where the last VRRP state is recorded (default /run/baton-neuronex)
 #   NEURONEX_LOG_TAG         syslog tag                     (default baton-neuronex)
 #   NEURONEX_ON_BACKUP, NEURONEX_ON_FAULT, NEURONEX_ON_STOP, NEURONEX_NOTIFY_NAME
@@ -58,7 +61,7 @@ log() {
     local level=$1
     shift
     if command -v logger >/dev/null 2>&1; then
-        timeout 2 logger -t "$NEURONEX_LOG_TAG" -p "daemon.$level" -- "$*" 2>/dev/null && return 0
+        timeout --foreground 2 logger -t "$NEURONEX_LOG_TAG" -p "daemon.$level" -- "$*" 2>/dev/null && return 0
     fi
     printf '%s[%s]: %s: %s\n' "$NEURONEX_LOG_TAG" "$$" "$level" "$*" >&2
 }
@@ -86,14 +89,38 @@ record_state() {
     return 0
 }
 
-# run_bounded CMD... : run CMD with the action timeout; TERM, then KILL 5 s later.
+# run_bounded CMD... : run CMD with the action timeout; TERM, then KILL 5 s later
+# (exit 124, or 137 when it had to be killed). --foreground keeps CMD in the
+# hook's process group: without it, timeout makes a process group of its own,
+# and the agent's kill of the hook (at notify_timeout, or once a newer
+# transition made it obsolete) would end this script but not CMD.
 run_bounded() {
-    timeout -k 5 "$NEURONEX_ACTION_TIMEOUT" "$@"
+    timeout --foreground -k 5 "$NEURONEX_ACTION_TIMEOUT" "$@"
+}
+
+# docker_stop_grace: the -t for docker stop. docker stop returns once the
+# container has exited, and sends SIGKILL after this many seconds; the grace
+# is kept 5 s below the action timeout so that the container is gone before
+# run_bounded gives up on docker stop. (A stop hook that gave up would
+# return with NeuronEX still running, and a linked peer would start its own.)
+# Left as it is when either value is not a whole number of seconds.
+docker_stop_grace() {
+    local grace=$NEURONEX_DOCKER_STOP_GRACE limit=$NEURONEX_ACTION_TIMEOUT cut
+    if [[ $grace =~ ^[0-9]+$ && $limit =~ ^[0-9]+$ ]] && [ "$grace" -gt $((limit - 5)) ]; then
+        cut=$((limit > 5 ? limit - 5 : 0))
+        log warning "NEURONEX_DOCKER_STOP_GRACE=$grace does not fit in NEURONEX_ACTION_TIMEOUT=$limit: using docker stop -t $cut"
+        grace=$cut
+    fi
+    printf '%s\n' "$grace"
 }
 
 # neuronex_start / neuronex_stop: idempotent. Starting a running service and
 # stopping a stopped one both succeed (systemctl and docker already behave so).
-# Exit status: 0 done, 1 the command failed, 2 bad configuration, 124 timed out.
+# neuronex_stop returns only once NeuronEX has stopped: systemctl stop waits
+# for the stop job (systemd kills what is left at the unit's TimeoutStopSec),
+# docker stop waits for the container to exit. Any other return is non-zero.
+# Exit status: 0 done, 1 the command failed, 2 bad configuration, 124 timed
+# out, 137 timed out and had to be killed.
 neuronex_start() {
     local rc=0
     case $NEURONEX_DEPLOY in
@@ -122,7 +149,7 @@ neuronex_stop() {
         run_bounded systemctl stop -- "$NEURONEX_UNIT" || rc=$?
         ;;
     docker)
-        run_bounded docker stop -t "$NEURONEX_DOCKER_STOP_GRACE" -- "$NEURONEX_CONTAINER" >/dev/null || rc=$?
+        run_bounded docker stop -t "$(docker_stop_grace)" -- "$NEURONEX_CONTAINER" >/dev/null || rc=$?
         ;;
     *)
         die_config "NEURONEX_DEPLOY must be systemd or docker, not '$NEURONEX_DEPLOY'"

@@ -10,12 +10,20 @@
 #     MASTER  start NeuronEX
 #     BACKUP  NEURONEX_ON_BACKUP: stop (default) or keep
 #     FAULT   NEURONEX_ON_FAULT:  stop (default) or keep
-#     STOP    NEURONEX_ON_STOP:   keep (default) or stop
+#     STOP    NEURONEX_ON_STOP:   stop (default) or keep
 #
+# A stop returns only once NeuronEX has stopped: with a linked baton peer,
+# the peer starts its NeuronEX when this script has ended. keep leaves
+# NeuronEX running. For STOP (baton itself stops) keep is only for a node
+# without a peer that takes over: a stopping MASTER hands the work to its
+# peer, and a NeuronEX kept running would collect next to the peer's.
 # On the guide's master node (health check with NEURONEX_CHECK_WHEN=always)
-# set NEURONEX_ON_BACKUP=keep: stopping NeuronEX there would make the check
-# fail and hold the node in FAULT. NEURONEX_NOTIFY_NAME, when set, limits the
-# script to the instance or sync group of that name; other names are ignored.
+# a stopped NeuronEX fails the check and holds the node in FAULT, after a
+# BACKUP or after a restart of baton; there NEURONEX_ON_BACKUP=keep and
+# NEURONEX_ON_STOP=keep avoid that at the price of two NeuronEX running,
+# and NEURONEX_CHECK_WHEN=master avoids both (README, section 5).
+# NEURONEX_NOTIFY_NAME, when set, limits the script to the instance or sync
+# group of that name; other names are ignored.
 # Exit status: 0 done or nothing to do, 1 start/stop failed, 2 bad arguments
 # or settings, 124 timed out.
 set -u
@@ -61,7 +69,7 @@ case $state in
 MASTER) act start ;;
 BACKUP) act "${NEURONEX_ON_BACKUP:-stop}" ;;
 FAULT) act "${NEURONEX_ON_FAULT:-stop}" ;;
-STOP) act "${NEURONEX_ON_STOP:-keep}" ;;
+STOP) act "${NEURONEX_ON_STOP:-stop}" ;;
 *)
     log warning "$kind $name: unknown state '$state', nothing done"
     exit 0

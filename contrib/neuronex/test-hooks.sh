@@ -20,7 +20,18 @@ for cmd in systemctl docker; do
     cat >"$work/bin/$cmd" <<'STUB'
 #!/bin/bash
 printf '%s %s\n' "${0##*/}" "$*" >>"$STUB_LOG"
-if [ -n "${STUB_SLEEP:-}" ]; then sleep "$STUB_SLEEP"; fi
+# Field 5 of /proc/PID/stat: the process group this command runs in.
+if [ -n "${STUB_PGID:-}" ]; then cut -d' ' -f5 "/proc/$$/stat" >"$STUB_PGID"; fi
+# STUB_SLEEP: the start or stop takes this long; "end CMD" is logged only
+# when it ran to its end. A TERM (from timeout) ends the sleep too.
+if [ -n "${STUB_SLEEP:-}" ]; then
+    pid=
+    trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; exit 143' TERM
+    sleep "$STUB_SLEEP" &
+    pid=$!
+    wait "$pid"
+    printf 'end %s\n' "${0##*/}" >>"$STUB_LOG"
+fi
 exit "${STUB_RC:-0}"
 STUB
     chmod +x "$work/bin/$cmd"
@@ -67,6 +78,13 @@ expect() {
         echo "FAIL $name: exit $rc (want $want_rc), calls '$calls' (want '$want_call')"
     fi
 }
+# ok NAME CMD... : CMD must succeed.
+ok() {
+    local name=$1
+    shift
+    if "$@"; then passed=$((passed + 1)); else
+        failed=$((failed + 1)); echo "FAIL $name"; fi
+}
 state_is() {
     local got
     got=$(cat "$work/state/state" 2>/dev/null)
@@ -88,6 +106,30 @@ expect "hung start is cut off" 124 "systemctl start -- neuronex.service" \
     env STUB_SLEEP=10 NEURONEX_ACTION_TIMEOUT=1 "$here/master.sh"
 expect "unknown deploy" 2 "" env NEURONEX_DEPLOY=podman "$here/master.sh"
 
+# The hooks that leave MASTER return only once the stop has ended (with a
+# linked peer, baton sends the release when they return), and say so when
+# it failed or was cut off.
+stopped=$'systemctl stop -- neuronex.service\nend systemctl'
+for hook in backup fault stop; do
+    expect "$hook.sh waits for the stop" 0 "$stopped" env STUB_SLEEP=0.3 "$here/$hook.sh"
+    expect "$hook.sh reports a failed stop" 1 "systemctl stop -- neuronex.service" env STUB_RC=1 "$here/$hook.sh"
+done
+expect "docker stop is waited for" 0 $'docker stop -t 10 -- neuronex\nend docker' \
+    env NEURONEX_DEPLOY=docker STUB_SLEEP=0.3 "$here/backup.sh"
+expect "hung stop is cut off" 124 "systemctl stop -- neuronex.service" \
+    env STUB_SLEEP=10 NEURONEX_ACTION_TIMEOUT=1 "$here/backup.sh"
+expect "docker grace kept below the action timeout" 0 "docker stop -t 15 -- neuronex" \
+    env NEURONEX_DEPLOY=docker NEURONEX_DOCKER_STOP_GRACE=30 NEURONEX_ACTION_TIMEOUT=20 "$here/backup.sh"
+# baton runs a hook as the leader of a process group of its own and kills
+# that group at notify_timeout: systemctl must be in it (timeout without
+# --foreground would move it to a group of timeout's own).
+expect "stop in the hook's process group" 0 "systemctl stop -- neuronex.service" \
+    env STUB_PGID="$work/pgid" python3 -c 'import os, sys
+os.setpgid(0, 0)
+open(sys.argv[1], "w").write(str(os.getpid()))
+os.execv(sys.argv[2], sys.argv[2:])' "$work/hook-pid" "$here/backup.sh"
+ok "stop's process group is the hook's" [ "$(cat "$work/pgid" 2>/dev/null)" = "$(cat "$work/hook-pid" 2>/dev/null)" ]
+
 url="http://127.0.0.1:$port/"
 dead="http://127.0.0.1:$dead_port/"
 expect "check: answering" 0 "" env NEURONEX_CHECK_URL="$url" "$here/check_alive.sh"
@@ -106,7 +148,15 @@ expect "check master-mode: dead after grace" 1 "" \
 expect "notify MASTER" 0 "systemctl start -- neuronex.service" "$here/notify.sh" INSTANCE VI_1 MASTER 100
 expect "notify BACKUP" 0 "systemctl stop -- neuronex.service" "$here/notify.sh" INSTANCE VI_1 BACKUP 100
 expect "notify BACKUP keep" 0 "" env NEURONEX_ON_BACKUP=keep "$here/notify.sh" INSTANCE VI_1 BACKUP 100
-expect "notify STOP default keeps" 0 "" "$here/notify.sh" INSTANCE VI_1 STOP 100
+expect "notify FAULT" 0 "systemctl stop -- neuronex.service" "$here/notify.sh" INSTANCE VI_1 FAULT 100
+expect "notify STOP stops by default" 0 "systemctl stop -- neuronex.service" "$here/notify.sh" INSTANCE VI_1 STOP 100
+expect "notify STOP keep" 0 "" env NEURONEX_ON_STOP=keep "$here/notify.sh" INSTANCE VI_1 STOP 100
+for state in BACKUP FAULT STOP; do
+    expect "notify $state waits for the stop" 0 "$stopped" env STUB_SLEEP=0.3 "$here/notify.sh" INSTANCE VI_1 "$state" 100
+    expect "notify $state reports a failed stop" 1 "systemctl stop -- neuronex.service" \
+        env STUB_RC=1 "$here/notify.sh" INSTANCE VI_1 "$state" 100
+done
+expect "notify bad action" 2 "" env NEURONEX_ON_STOP=halt "$here/notify.sh" INSTANCE VI_1 STOP 100
 expect "notify other instance ignored" 0 "" env NEURONEX_NOTIFY_NAME=VI_1 "$here/notify.sh" INSTANCE VI_2 MASTER 50
 expect "notify bad arguments" 2 "" "$here/notify.sh" MASTER
 expect "notify bad kind" 2 "" "$here/notify.sh" PEER VI_1 MASTER 100
