@@ -28,4 +28,6 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --all-targets
 # The link session's fuzz body on a generated corpus (cargo-fuzz needs nightly; this does not).
 cargo test --locked --manifest-path fuzz/Cargo.toml --bin link_session
+# The NeuronEX hook scripts against stub systemctl and docker.
+bash contrib/neuronex/test-hooks.sh
 bash tests/packaging.sh
