@@ -37,6 +37,9 @@ struct ConnEntry {
     /// Closed as the duplicate of another connection to the same peer: what it still
     /// reports must not overwrite what the connection that stays reports.
     superseded: bool,
+    /// Its session is up (both sides trusted, a version agreed), whether or not it is
+    /// the one that speaks for the peer: handover messages may use it.
+    session_up: bool,
 }
 
 pub(super) struct Hub {
@@ -176,8 +179,11 @@ impl Hub {
         let task = tokio::spawn(async move {
             let mut backoff = BACKOFF_MIN;
             loop {
-                let open = env.shared.lock().peers.get(&addr).map(|p| p.open);
-                match open {
+                let open = {
+                    let shared = env.shared.lock();
+                    (!shared.closing).then(|| shared.peers.get(&addr).map(|p| p.open))
+                };
+                match open.flatten() {
                     None => return,
                     Some(0) => {
                         if conn::dial(&env, SocketAddr::new(addr, port), source).await {
@@ -233,8 +239,12 @@ impl Hub {
                 };
                 self.apply_peers(Instant::now());
             }
+            // On every connection that is up, also one being closed as a duplicate: the
+            // two nodes may not yet agree which one stays, and a release that goes out
+            // on the one the peer is closing would be lost. A message that arrives twice
+            // changes nothing the second time.
             Cmd::Handover(msg) => {
-                for c in self.conns.values().filter(|c| c.up && !c.superseded) {
+                for c in self.conns.values().filter(|c| c.session_up) {
                     let _ = c.tx.send(ToConn::Handover(msg.clone()));
                 }
             }
@@ -285,6 +295,7 @@ impl Hub {
                         up: false,
                         trusted,
                         superseded: false,
+                        session_up: false,
                     },
                 );
                 // A second key from a linked peer's address (another program there, or
@@ -308,8 +319,9 @@ impl Hub {
                 detail,
             } => self.refused(addr, cause, &detail, now),
             FromConn::Handover { id, msg } => {
-                // Only from the connection that speaks for the peer, once it is up.
-                if let Some(c) = self.conns.get(&id).filter(|c| c.up && !c.superseded) {
+                // From any connection of the peer that is up (trusted, with the agreed
+                // version): the message is the peer's whichever one carried it.
+                if let Some(c) = self.conns.get(&id).filter(|c| c.session_up) {
                     let peer = c.addr;
                     let _ = self.report.send(LinkReport::Handover { peer, msg });
                 }
@@ -380,6 +392,9 @@ impl Hub {
         // being closed, not a second connection from the address of a linked peer.
         // Refusals are counted whichever connection they come from.
         let speaks = !superseded && !self.other_up(id, addr);
+        if let (Event::Up { .. }, Some(c)) = (&event, self.conns.get_mut(&id)) {
+            c.session_up = true;
+        }
         if !speaks && !matches!(event, Event::Closed(_)) {
             return;
         }
@@ -515,9 +530,11 @@ impl Hub {
     }
 
     async fn shutdown(&mut self) {
-        for d in self.dialers.values() {
-            d.abort();
-        }
+        // A dialler runs the connection it made: aborting it first would drop that
+        // connection unsaid, with what was queued for it (the handover's last release).
+        // So the dialers stop dialling, every connection closes in order, and only then
+        // are the dialers ended.
+        self.shared.lock().closing = true;
         for c in self.conns.values() {
             let _ = c.tx.send(ToConn::Shutdown);
         }
@@ -531,6 +548,9 @@ impl Hub {
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,
             }
+        }
+        for d in self.dialers.values() {
+            d.abort();
         }
     }
 }

@@ -351,6 +351,10 @@ async fn listen(listener: tokio::net::TcpListener, env: conn::Env) {
             continue;
         };
         let addr = canonical(remote.ip());
+        let closing = env.shared.lock().closing;
+        if closing {
+            continue;
+        }
         if !env.shared.lock().peers.contains_key(&addr) {
             let _ = env.hub.send(conn::FromConn::Refused {
                 addr: None,

@@ -116,6 +116,8 @@ impl PeerState {
 /// Everything `baton status` shows of the link.
 #[derive(Debug, Default)]
 pub struct Shared {
+    /// The link is shutting down: dialers stop, no new connection is made.
+    pub closing: bool,
     pub fingerprint: Option<Fingerprint>,
     pub node_id: String,
     pub listen: Vec<SocketAddr>,
