@@ -124,6 +124,9 @@ pub struct Status {
 pub struct HandoverView {
     /// The instance or sync group.
     pub target: String,
+    /// This node is MASTER for it (holding or serving).
+    #[serde(default)]
+    pub master: bool,
     /// Its service may be running here (MASTER hooks started, or leaving hooks running).
     pub serving: bool,
     /// The MASTER hooks are held: for how long so far, why, and how much longer at most.

@@ -89,10 +89,10 @@ fn render_handover(out: &mut String, list: &[HandoverView]) {
             );
         }
         if let Some(waits) = h.peer_waiting_ms {
-            let ours = if h.serving {
-                "this node's service is stopping"
-            } else {
-                "this node is MASTER too"
+            let ours = match (h.master, h.serving) {
+                (true, true) => "this node is MASTER and serving",
+                (true, false) => "this node is MASTER too",
+                (false, _) => "this node's service is stopping",
             };
             let _ = writeln!(
                 out,

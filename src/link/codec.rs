@@ -43,6 +43,8 @@ pub enum FrameType {
     ReleaseRequest,
     /// Version 2 on: [`super::message::Released`].
     Released,
+    /// Version 2 on: [`super::message::Holding`].
+    Holding,
     Unknown(u16),
 }
 
@@ -58,6 +60,7 @@ impl FrameType {
             FrameType::Close => 7,
             FrameType::ReleaseRequest => super::message::HANDOVER_RELEASE_REQUEST,
             FrameType::Released => super::message::HANDOVER_RELEASED,
+            FrameType::Holding => super::message::HANDOVER_HOLDING,
             FrameType::Unknown(n) => n,
         }
     }
@@ -75,6 +78,7 @@ impl From<u16> for FrameType {
             7 => FrameType::Close,
             super::message::HANDOVER_RELEASE_REQUEST => FrameType::ReleaseRequest,
             super::message::HANDOVER_RELEASED => FrameType::Released,
+            super::message::HANDOVER_HOLDING => FrameType::Holding,
             n => FrameType::Unknown(n),
         }
     }

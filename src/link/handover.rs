@@ -29,12 +29,18 @@
 //!   master-down interval is taken as gone: start at once, as today (a crash releases
 //!   nothing). A peer still heard on VRRP is alive and advertising: hold until it falls
 //!   silent for the master-down interval, the link returns, or `handover_timeout` passes;
+//! - the link looks up but our request goes unanswered: a live peer answers at once (a
+//!   release, or [`Holding`](super::message::Holding) while its service still runs), a
+//!   host that crashed answers nothing, and its link is found dead only after its dead
+//!   time. A peer silent on VRRP for the master-down interval that has not answered
+//!   within [`ANSWER_WINDOW`] is taken as gone, as with the link down;
 //! - with the link up, `handover_timeout` still bounds the hold, so no node that is VRRP
 //!   master waits longer than that (no deadlock, also when both wait).
 //!
 //! A link that breaks in the middle of a handover looks like a crash of the peer: the
-//! node starts as it would without the link. A host crash is noticed when the link is
-//! (its `dead_after`); a killed process closes its connection at once.
+//! node starts as it would without the link. A host crash is noticed by the unanswered
+//! request (or when the link is found dead, if that comes first); a killed process closes
+//! its connection at once.
 //!
 //! One machine sequences with one peer (the pair of issue 11). Time comes in as an
 //! argument; outputs are drained with [`Handover::poll`] after every input, and
@@ -45,6 +51,15 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub use crate::config::baton::HANDOVER_TIMEOUT_DEFAULT;
+
+/// How long a release request may go unanswered (no [`Released`](super::message::Released),
+/// no [`Holding`](super::message::Holding), no request of the peer's own) before a peer
+/// that is also silent on VRRP for the master-down interval is taken as gone, although
+/// its link has not timed out yet. A live peer answers at once, from its engine, in a
+/// round trip plus a few milliseconds; a host that has crashed answers nothing, and its
+/// link would only be found dead after `dead_after` (3 s by default). So a crashed peer
+/// costs the new master this much on top of VRRP's own takeover, not the link's dead time.
+pub const ANSWER_WINDOW: Duration = Duration::from_millis(200);
 
 /// What one target's handover is told when it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,8 +97,9 @@ pub enum StartReason {
     Released,
     /// The peer is shutting down and released the target for good.
     PeerStopping,
-    /// Link down and the peer silent on VRRP for the master-down interval: it crashed
-    /// (or is cut off entirely) and releases nothing.
+    /// The peer silent on VRRP for the master-down interval, and the link down or our
+    /// request unanswered for [`ANSWER_WINDOW`]: it crashed (or is cut off entirely) and
+    /// releases nothing.
     PeerGone,
     /// `handover_timeout` passed without a release.
     TimedOut { link_up: bool },
@@ -121,6 +137,8 @@ pub enum Output {
         generation: u64,
         stopping: bool,
     },
+    /// Tell the peer its request arrived but cannot be granted yet (`Session::send_holding`).
+    SendHolding { target: String, generation: u64 },
     /// The MASTER hooks are held, or what they wait for changed: for the log.
     Waiting {
         target: String,
@@ -159,6 +177,10 @@ struct Mastership {
     generation: u64,
     entered: Instant,
     started: bool,
+    /// When this mastership's request went out on the current link.
+    asked: Option<Instant>,
+    /// The peer answered it (a release, a hold, or a request of its own): it is alive.
+    answered: bool,
     /// What the last `Waiting` output said, so a change is logged once.
     said: Option<WaitingFor>,
 }
@@ -176,6 +198,8 @@ pub struct Handover {
     last_vrrp: Option<Instant>,
     /// The peer holds for our release: its generation, and since when.
     peer_request: Option<(u64, Instant)>,
+    /// The generation of the peer's request that we told we hold.
+    told_holding: Option<u64>,
     stopping: bool,
     stop_released: bool,
     outputs: VecDeque<Output>,
@@ -195,6 +219,7 @@ impl Handover {
             generation: 0,
             last_vrrp: None,
             peer_request: None,
+            told_holding: None,
             stopping: false,
             stop_released: false,
             outputs: VecDeque::new(),
@@ -223,10 +248,12 @@ impl Handover {
             generation: self.generation,
             entered: now,
             started: false,
+            asked: None,
+            answered: false,
             said: None,
         });
         if self.peer == Peer::Linked {
-            self.ask(self.generation);
+            self.ask(now);
         }
         self.step(now);
     }
@@ -254,8 +281,8 @@ impl Handover {
             return self.step(now);
         }
         self.peer = Peer::Linked;
-        if let Some(m) = self.master.filter(|m| !m.started) {
-            self.ask(m.generation);
+        if self.master.is_some_and(|m| !m.started) {
+            self.ask(now);
         }
         self.step(now);
     }
@@ -292,6 +319,9 @@ impl Handover {
             None => now,
         };
         self.peer_request = Some((generation, since));
+        if let Some(m) = self.master.as_mut() {
+            m.answered = true;
+        }
         self.step(now);
     }
 
@@ -301,12 +331,25 @@ impl Handover {
         if stopping {
             self.peer = Peer::Stopped { at: now };
             self.peer_request = None;
-        } else if self.peer == Peer::Linked
+        } else if matches!(self.peer, Peer::Linked | Peer::Down)
             && let Some(m) = self
                 .master
                 .filter(|m| !m.started && m.generation == generation)
         {
+            // Also after the link went down: the answer to this mastership's request
+            // is the peer's word, whichever connection brought it.
             self.start(now, m, StartReason::Released);
+        }
+        self.step(now);
+    }
+
+    /// The peer got our request of `generation` and cannot release yet: it is alive.
+    pub fn peer_holding(&mut self, now: Instant, generation: u64) {
+        if self.peer != Peer::Linked {
+            return;
+        }
+        if let Some(m) = self.master.as_mut().filter(|m| m.generation == generation) {
+            m.answered = true;
         }
         self.step(now);
     }
@@ -352,6 +395,11 @@ impl Handover {
         self.peer_request.map(|(_, since)| since)
     }
 
+    /// Whether this node is MASTER for the target (holding or serving).
+    pub fn is_master(&self) -> bool {
+        self.master.is_some()
+    }
+
     /// Whether the MASTER hooks of the current mastership have started.
     pub fn started(&self) -> bool {
         self.master.is_some_and(|m| m.started)
@@ -381,7 +429,14 @@ impl Handover {
                 } else {
                     WaitingFor::PeerRelease
                 };
-                Some((for_what, timeout))
+                // Unanswered and silent on VRRP: gone, once a live peer would have said so.
+                let gone = (m.asked.filter(|_| !m.answered)).map(|asked| {
+                    let silent_at = self
+                        .last_vrrp
+                        .map_or(asked, |t| t + self.config.master_down_interval);
+                    silent_at.max(asked + ANSWER_WINDOW)
+                });
+                Some((for_what, gone.map_or(timeout, |g| g.min(timeout))))
             }
             Peer::Down => {
                 let silent_at = self.last_vrrp? + self.config.master_down_interval;
@@ -403,6 +458,18 @@ impl Handover {
                 self.release(generation, self.stopping);
             }
         }
+        match self.peer_request {
+            Some((generation, _)) if self.peer == Peer::Linked => {
+                if self.told_holding != Some(generation) {
+                    self.told_holding = Some(generation);
+                    self.outputs.push_back(Output::SendHolding {
+                        target: self.config.target.clone(),
+                        generation,
+                    });
+                }
+            }
+            _ => self.told_holding = None,
+        }
         let Some(m) = self.master.filter(|m| !m.started) else {
             return;
         };
@@ -421,7 +488,7 @@ impl Handover {
             Some((_, until)) if now >= until => {
                 let timeout = m.entered + self.config.handover_timeout;
                 let why = match self.peer {
-                    Peer::Down if until < timeout => StartReason::PeerGone,
+                    Peer::Down | Peer::Linked if until < timeout => StartReason::PeerGone,
                     peer => StartReason::TimedOut {
                         link_up: peer == Peer::Linked,
                     },
@@ -456,7 +523,14 @@ impl Handover {
         });
     }
 
-    fn ask(&mut self, generation: u64) {
+    /// Asks for the current mastership's release, on the current link.
+    fn ask(&mut self, now: Instant) {
+        let Some(m) = self.master.as_mut() else {
+            return;
+        };
+        m.asked = Some(now);
+        m.answered = false;
+        let generation = m.generation;
         self.outputs.push_back(Output::SendReleaseRequest {
             target: self.config.target.clone(),
             generation,

@@ -19,12 +19,13 @@ pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 2 };
 /// The first version with the handover frames.
 pub const HANDOVER_VERSION: u16 = 2;
 
-/// Frame type numbers of the handover: 16 and 17 are in use from version 2 on, the rest
-/// (18 included, once named "done") stay held and decode as unknown types.
+/// Frame type numbers of the handover: 16, 17 and 19 are in use from version 2 on, the
+/// rest (18 included, once named "done") stay held and decode as unknown types.
 pub const HANDOVER_TYPES: RangeInclusive<u16> = 16..=31;
 pub const HANDOVER_RELEASE_REQUEST: u16 = 16;
 pub const HANDOVER_RELEASED: u16 = 17;
 pub const HANDOVER_DONE: u16 = 18;
+pub const HANDOVER_HOLDING: u16 = 19;
 /// Frame type numbers held for data sync (manifest, generation offer, ack).
 pub const DATA_SYNC_TYPES: RangeInclusive<u16> = 32..=47;
 pub const SYNC_MANIFEST: u16 = 32;
@@ -279,6 +280,17 @@ pub struct Released {
     pub stopping: bool,
 }
 
+/// "Your request of `generation` reached me, and I cannot release `target` yet": the
+/// sender's service is running (its release follows when its hooks for leaving MASTER
+/// have ended), or it is MASTER itself. Sent at once in answer to a [`ReleaseRequest`]
+/// that is not answered with [`Released`], it tells the requester that its peer is
+/// alive, so that a peer silent on VRRP is not taken for a crashed one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    pub target: String,
+    pub generation: u64,
+}
+
 /// Why the sender closes the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -397,9 +409,16 @@ mod tests {
             FrameType::ReleaseRequest
         );
         assert_eq!(FrameType::from(HANDOVER_RELEASED), FrameType::Released);
+        assert_eq!(FrameType::from(HANDOVER_HOLDING), FrameType::Holding);
         for n in HANDOVER_TYPES.chain(DATA_SYNC_TYPES) {
             let kind = FrameType::from(n);
-            if n != HANDOVER_RELEASE_REQUEST && n != HANDOVER_RELEASED {
+            if ![
+                HANDOVER_RELEASE_REQUEST,
+                HANDOVER_RELEASED,
+                HANDOVER_HOLDING,
+            ]
+            .contains(&n)
+            {
                 assert_eq!(kind, FrameType::Unknown(n));
             }
         }

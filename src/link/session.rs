@@ -36,8 +36,8 @@ use super::codec::{
     self, Decoder, Frame, FrameTooLarge, FrameType, LIMIT_BEFORE_TRUST, LIMIT_TRUSTED,
 };
 use super::message::{
-    Close, ConfigSummary, HANDOVER_VERSION, Heartbeat, Hello, HelloAck, ReleaseRequest, Released,
-    Status, Verdict,
+    Close, ConfigSummary, HANDOVER_VERSION, Heartbeat, Hello, HelloAck, Holding, ReleaseRequest,
+    Released, Status, Verdict,
 };
 
 mod close;
@@ -118,6 +118,7 @@ pub enum Event {
 pub enum HandoverMsg {
     ReleaseRequest(ReleaseRequest),
     Released(Released),
+    Holding(Holding),
 }
 
 pub struct Session {
@@ -354,6 +355,20 @@ impl Session {
             stopping,
         };
         self.send(FrameType::Released, &msg);
+        true
+    }
+
+    /// Tells the peer its request of `generation` arrived and `target` cannot be released
+    /// yet. `false`: not sent (link not up, or a peer without handover).
+    pub fn send_holding(&mut self, target: &str, generation: u64) -> bool {
+        if !self.speaks_handover() {
+            return false;
+        }
+        let msg = Holding {
+            target: target.to_string(),
+            generation,
+        };
+        self.send(FrameType::Holding, &msg);
         true
     }
 

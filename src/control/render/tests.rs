@@ -355,6 +355,7 @@ fn a_held_handover_says_what_it_waits_for_and_how_long() {
     s.handover = vec![
         HandoverView {
             target: "VI_1".into(),
+            master: true,
             serving: false,
             holding_ms: Some(420),
             waiting_for: Some("waiting for the peer to release it".into()),
@@ -363,6 +364,7 @@ fn a_held_handover_says_what_it_waits_for_and_how_long() {
         },
         HandoverView {
             target: "VI_2".into(),
+            master: false,
             serving: true,
             holding_ms: None,
             waiting_for: None,
@@ -372,6 +374,7 @@ fn a_held_handover_says_what_it_waits_for_and_how_long() {
         // Nothing held and nobody waiting: no line.
         HandoverView {
             target: "VI_3".into(),
+            master: true,
             serving: true,
             holding_ms: None,
             waiting_for: None,

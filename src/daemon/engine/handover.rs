@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 use crate::control::{HandoverView, Response};
 use crate::hooks::{self, HookPhase, HookReport, RunOutcome, Target};
 use crate::link::handover::{Handover, HandoverConfig, Output, StartReason, WaitingFor};
-use crate::link::message::{ReleaseRequest, Released};
+use crate::link::message::{Holding, ReleaseRequest, Released};
 use crate::link::session::HandoverMsg;
 use crate::proto::State;
 
@@ -101,12 +101,16 @@ impl HandoverSide {
     }
 }
 
-/// A peer's Master_Down_Interval for our advert interval, taken from above (its skew at
-/// priority 0): 3 intervals plus one.
+/// How long the peer must be silent on VRRP to count as not master: this node's own
+/// Master_Down_Interval (3 × advert_int + skew, RFC 5798), the time after which it takes
+/// over from a silent master; a sync group: its longest.
 fn master_down(plan: &Plan, members: &[usize]) -> Duration {
     (members.iter())
         .filter_map(|&i| plan.instances.get(i))
-        .map(|p| p.advert_interval.as_duration() * 4)
+        .map(|p| {
+            let adv = p.advert_interval.as_duration();
+            adv * 3 + adv * (256 - u32::from(p.priority)) / 256
+        })
         .max()
         .unwrap_or(Duration::from_secs(4))
 }
@@ -313,6 +317,7 @@ impl Engine {
         let (target, generation) = match &msg {
             HandoverMsg::ReleaseRequest(r) => (r.target.clone(), r.generation),
             HandoverMsg::Released(r) => (r.target.clone(), r.generation),
+            HandoverMsg::Holding(h) => (h.target.clone(), h.generation),
         };
         let Some(m) = self.handover.machines.get_mut(&target) else {
             debug!(%peer, %target, "handover message for a target this node does not have");
@@ -321,6 +326,7 @@ impl Engine {
         match msg {
             HandoverMsg::ReleaseRequest(_) => m.hand.peer_release_request(now, generation),
             HandoverMsg::Released(r) => m.hand.peer_released(now, generation, r.stopping),
+            HandoverMsg::Holding(_) => m.hand.peer_holding(now, generation),
         }
         self.handover_pump(&target, now);
     }
@@ -448,6 +454,10 @@ impl Engine {
                         stopping,
                     }));
                 }
+                Output::SendHolding { target, generation } => {
+                    debug!("{target}: the peer asks for a release this node cannot give yet");
+                    self.link_handover(HandoverMsg::Holding(Holding { target, generation }));
+                }
                 Output::Waiting {
                     target,
                     for_what,
@@ -481,6 +491,7 @@ impl Engine {
                 let hold = m.hand.hold();
                 HandoverView {
                     target: name.clone(),
+                    master: m.hand.is_master(),
                     serving: m.hand.serving(),
                     holding_ms: hold.map(|h| ms(now.saturating_duration_since(h.since))),
                     waiting_for: hold.map(|h| waiting_text(h.for_what).to_string()),

@@ -307,6 +307,9 @@ fn send_handover(session: &mut Session, msg: &HandoverMsg) {
         HandoverMsg::Released(r) => {
             session.send_released(&r.target, r.generation, r.stopping);
         }
+        HandoverMsg::Holding(h) => {
+            session.send_holding(&h.target, h.generation);
+        }
     }
 }
 

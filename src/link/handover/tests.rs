@@ -67,7 +67,9 @@ impl Duo {
                 if self.linked
                     && matches!(
                         o,
-                        Output::SendReleaseRequest { .. } | Output::SendReleased { .. }
+                        Output::SendReleaseRequest { .. }
+                            | Output::SendReleased { .. }
+                            | Output::SendHolding { .. }
                     )
                 {
                     self.in_flight.push((i, o.clone()));
@@ -92,6 +94,9 @@ impl Duo {
                         stopping,
                         ..
                     } => self.m[to].peer_released(self.now, generation, stopping),
+                    Output::SendHolding { generation, .. } => {
+                        self.m[to].peer_holding(self.now, generation)
+                    }
                     _ => {}
                 }
             }
@@ -496,4 +501,46 @@ fn leaving_hooks_are_matched_in_order_so_a_no_op_stop_cannot_release_a_real_one(
     d.act(A, Handover::leaving_hooks_done);
     d.deliver();
     assert_eq!(d.starts(B).len(), 2);
+}
+
+#[test]
+fn a_host_that_crashed_on_an_up_link_is_given_up_once_silent_and_unanswered() {
+    let mut d = a_serving();
+    // a's host dies: its last advert, then nothing; its link still looks up (the dead
+    // time is seconds away) but carries nothing any more.
+    d.act(B, Handover::peer_heard_on_vrrp);
+    d.linked = false;
+    d.advance(MDI);
+    d.act(B, Handover::entered_master);
+    assert!(
+        d.starts(B).is_empty(),
+        "a live peer answers within the window"
+    );
+    d.advance(ANSWER_WINDOW - MS);
+    assert!(d.starts(B).is_empty());
+    d.advance(MS);
+    assert_eq!(d.starts(B), [(1, StartReason::PeerGone)]);
+}
+
+#[test]
+fn a_peer_silent_on_vrrp_that_answers_is_waited_for() {
+    let mut d = a_serving();
+    d.act(B, Handover::peer_heard_on_vrrp);
+    // a leaves MASTER without a priority 0 advert; its stop runs on past b's takeover.
+    d.act(A, Handover::left_master);
+    d.advance(MDI);
+    d.act(B, Handover::entered_master);
+    d.deliver();
+    assert!(
+        d.out[A]
+            .iter()
+            .any(|o| matches!(o, Output::SendHolding { generation: 1, .. })),
+        "a says it got the request: {:?}",
+        d.out[A]
+    );
+    d.advance(Duration::from_millis(800));
+    assert!(d.starts(B).is_empty(), "a is alive and still stopping");
+    d.act(A, Handover::leaving_hooks_done);
+    d.deliver();
+    assert_eq!(d.starts(B), [(1, StartReason::Released)]);
 }

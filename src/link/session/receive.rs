@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::{CloseReason, Event, HandoverMsg, MAX_HANDOVER_QUEUE, Phase, Session};
 use crate::link::codec::{Frame, FrameType};
 use crate::link::message::{
-    Close, ConfigSummary, HANDOVER_VERSION, Heartbeat, HeartbeatAck, Hello, HelloAck,
+    Close, ConfigSummary, HANDOVER_VERSION, Heartbeat, HeartbeatAck, Hello, HelloAck, Holding,
     ReleaseRequest, Released, Status, negotiate,
 };
 
@@ -42,7 +42,7 @@ impl Session {
             (Phase::AwaitingHello, kind) => self.close(CloseReason::ExpectedHello(kind)),
             (_, FrameType::Hello) => self.close(CloseReason::DuplicateHello),
             (_, FrameType::Unknown(n)) => self.close(CloseReason::UnknownType(n)),
-            (_, kind @ (FrameType::ReleaseRequest | FrameType::Released))
+            (_, kind @ (FrameType::ReleaseRequest | FrameType::Released | FrameType::Holding))
                 if self.version.is_some_and(|v| v < HANDOVER_VERSION) =>
             {
                 self.close(CloseReason::UnknownType(kind.number()))
@@ -80,6 +80,11 @@ impl Session {
             (Phase::Up, FrameType::Released) => {
                 if let Some(rel) = self.parse::<Released>(&frame) {
                     self.push_handover(HandoverMsg::Released(rel));
+                }
+            }
+            (Phase::Up, FrameType::Holding) => {
+                if let Some(h) = self.parse::<Holding>(&frame) {
+                    self.push_handover(HandoverMsg::Holding(h));
                 }
             }
             (phase, kind) => self.close(CloseReason::NotAllowed { kind, phase }),

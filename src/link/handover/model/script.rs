@@ -75,7 +75,9 @@ impl World {
                     master = other;
                 }
                 4 => {
-                    let eof = self.rng.below(2) == 0;
+                    // A host crash leaves a connection that looks up until its dead
+                    // time, as a cut does: the whole-link schedules crash processes only.
+                    let eof = !cuts || self.rng.below(2) == 0;
                     out.push((t, Act::Crash { node: master, eof }));
                     out.push((t + MDI, Act::Enter(other)));
                     down = Some(master);
