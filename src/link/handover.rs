@@ -97,10 +97,13 @@ pub enum StartReason {
     Released,
     /// The peer is shutting down and released the target for good.
     PeerStopping,
-    /// The peer silent on VRRP for the master-down interval, and the link down or our
-    /// request unanswered for [`ANSWER_WINDOW`]: it crashed (or is cut off entirely) and
-    /// releases nothing.
+    /// Link down and the peer silent on VRRP for the master-down interval: it crashed
+    /// (or is cut off entirely) and releases nothing.
     PeerGone,
+    /// The link still looks up, but the peer is silent on VRRP for the master-down
+    /// interval and left our request unanswered for [`ANSWER_WINDOW`]: its host died
+    /// (its link would be found dead only after `dead_after`).
+    PeerSilent,
     /// `handover_timeout` passed without a release.
     TimedOut { link_up: bool },
 }
@@ -488,7 +491,8 @@ impl Handover {
             Some((_, until)) if now >= until => {
                 let timeout = m.entered + self.config.handover_timeout;
                 let why = match self.peer {
-                    Peer::Down | Peer::Linked if until < timeout => StartReason::PeerGone,
+                    Peer::Down if until < timeout => StartReason::PeerGone,
+                    Peer::Linked if until < timeout => StartReason::PeerSilent,
                     peer => StartReason::TimedOut {
                         link_up: peer == Peer::Linked,
                     },

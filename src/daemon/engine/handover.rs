@@ -529,6 +529,10 @@ fn log_start(target: &str, waited: Duration, why: StartReason) {
         StartReason::PeerGone => info!(
             "{target}: MASTER hooks start after {ms} ms: the link is down and the peer is silent on VRRP"
         ),
+        StartReason::PeerSilent => info!(
+            "{target}: MASTER hooks start after {ms} ms: the peer is silent on VRRP and does not \
+             answer on the link"
+        ),
         StartReason::TimedOut { link_up } => warn!(
             "{target}: MASTER hooks start after {ms} ms without the peer's release \
              (handover_timeout; link {}): the service may run on both nodes for a moment",

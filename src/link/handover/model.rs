@@ -10,10 +10,11 @@
 //! `ADVERT` (VRRP is never cut: a cut link with VRRP still flowing is the hard case).
 //!
 //! Checked after every run (`check.rs`): no two service intervals overlap unless the
-//! later one was started without the link's word (`PeerGone`: the peer silent on VRRP for
-//! the master-down interval, and the link down or the request unanswered for the answer
-//! window, as without a link); in schedules that never cut the link (and crash only
-//! processes, whose connections close at once), none overlap at all; every mastership starts its hooks within
+//! later one was started without the link's word (`PeerGone`, `PeerSilent`: the peer
+//! silent on VRRP for the master-down interval, and the link down or the request
+//! unanswered for the answer window, as without a link); in schedules that never cut the
+//! link (and crash only processes, whose connections close at once), none overlap at
+//! all; every mastership starts its hooks within
 //! `handover_timeout` or ends before it. Without a link block every start is immediate.
 
 use std::collections::VecDeque;

@@ -519,7 +519,7 @@ fn a_host_that_crashed_on_an_up_link_is_given_up_once_silent_and_unanswered() {
     d.advance(ANSWER_WINDOW - MS);
     assert!(d.starts(B).is_empty());
     d.advance(MS);
-    assert_eq!(d.starts(B), [(1, StartReason::PeerGone)]);
+    assert_eq!(d.starts(B), [(1, StartReason::PeerSilent)]);
 }
 
 #[test]

@@ -31,7 +31,9 @@ impl World {
                 let later = if a.start >= b.start { a } else { b };
                 stats.overlaps += 1;
                 assert!(
-                    self.linked_model && later.why == StartReason::PeerGone && self.ever_cut,
+                    self.linked_model
+                        && matches!(later.why, StartReason::PeerGone | StartReason::PeerSilent)
+                        && self.ever_cut,
                     "seed {seed}: node {} started ({:?}) while node {} served, overlap {:?}",
                     later.node,
                     later.why,
