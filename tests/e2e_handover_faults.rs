@@ -16,6 +16,8 @@
 //!   silent on VRRP and has not answered its request, well before the link's dead time.
 //! - Both nodes start at the same moment, both `state MASTER`: both enter MASTER and
 //!   hold, VRRP picks one, and only it starts the service.
+//! - A weight change that moves mastership (a's tracked file with `weight -20` goes
+//!   missing, b preempts; it comes back, a preempts): no overlap either way.
 //! - A reload that moves mastership (b's priority raised above a's with preemption, then
 //!   put back): handed over without overlap both ways, by machines that a reload keeps.
 //!
@@ -33,10 +35,11 @@ use e2e::handover::{
 use e2e::link::{LINK_PORT, block_tcp_port, nft_present, unblock_tcp_port};
 use e2e::{DEADLINE, now_ns};
 
-fn linked_pair(test: &str, both_master: bool) -> Pair {
+/// The guide's pair as `opts` changes it, linked, with `handover_timeout 30`.
+fn linked_pair(test: &str, opts: Opts) -> Pair {
     let opts = Opts {
-        both_master,
         global: vec!["handover_timeout 30".into()],
+        ..opts
     };
     let p = pair_with(test, "0.1", 3, true, &opts);
     wait_link_up(p.c.d(A), &p.addrs[B]);
@@ -83,7 +86,7 @@ fn link_cut_in_the_middle_of_a_handover() {
         nft_present(),
         "nftables (nft) is not installed; tests/all.sh installs it"
     );
-    let p = linked_pair("e2e_hof_cut", false);
+    let p = linked_pair("e2e_hof_cut", Opts::default());
     let b_ns = p.c.net.node(B).ns.clone();
     block_tcp_port(&b_ns, LINK_PORT);
     let t0 = now_ns();
@@ -125,7 +128,7 @@ fn link_cut_in_the_middle_of_a_handover() {
 
 #[test]
 fn peer_crashes_while_it_stops_its_service() {
-    let mut p = linked_pair("e2e_hof_crash", false);
+    let mut p = linked_pair("e2e_hof_crash", Opts::default());
     let t0 = now_ns();
     cli(p.c.d(A), &["demote", "VI_1"]);
     // a's stop is under way, b holds for a's release: a's baton dies.
@@ -167,7 +170,13 @@ fn peer_crashes_while_it_stops_its_service() {
 
 #[test]
 fn both_nodes_start_at_once() {
-    let mut p = linked_pair("e2e_hof_once", true);
+    let mut p = linked_pair(
+        "e2e_hof_once",
+        Opts {
+            both_master: true,
+            ..Opts::default()
+        },
+    );
     for i in [A, B] {
         p.c.d(i).signal(nix::sys::signal::Signal::SIGTERM);
     }
@@ -207,7 +216,7 @@ fn both_nodes_start_at_once() {
 
 #[test]
 fn a_reload_that_moves_mastership_hands_over_without_overlap() {
-    let p = linked_pair("e2e_hof_reload", false);
+    let p = linked_pair("e2e_hof_reload", Opts::default());
     let path = p.c.d(B).conf.clone();
     let guide = std::fs::read_to_string(&path).expect("b's config");
     assert!(
@@ -236,7 +245,7 @@ fn a_reload_that_moves_mastership_hands_over_without_overlap() {
 #[test]
 fn a_frozen_master_is_taken_over_without_waiting_for_its_link_to_die() {
     use nix::sys::signal::Signal;
-    let p = linked_pair("e2e_hof_freeze", false);
+    let p = linked_pair("e2e_hof_freeze", Opts::default());
     let t0 = now_ns();
     p.c.d(A).signal(Signal::SIGSTOP);
     wait_until(&p, "b to start the service", || {
@@ -267,4 +276,35 @@ fn a_frozen_master_is_taken_over_without_waiting_for_its_link_to_die() {
             && p.c.has_addr(A, VIP)
             && !p.c.has_addr(B, VIP)
     });
+}
+
+#[test]
+fn a_weight_change_that_moves_mastership_hands_over_without_overlap() {
+    // Both preempt here (b is `state MASTER` without nopreempt).
+    let p = linked_pair(
+        "e2e_hof_weight",
+        Opts {
+            both_master: true,
+            weight: true,
+            ..Opts::default()
+        },
+    );
+    let steps: [(&str, usize, bool); 2] = [("weight down", B, false), ("weight up", A, true)];
+    for (kind, to, present) in steps {
+        let t0 = now_ns();
+        if present {
+            std::fs::write(&p.weight_file, "").expect("restore a's weight file");
+        } else {
+            std::fs::remove_file(&p.weight_file).expect("remove a's weight file");
+        }
+        settle(&p, kind, to, t0);
+        let (overlap, gap) = figures(&p, t0);
+        println!("{kind}: overlap {overlap:.1} ms, gap {gap:.1} ms");
+        assert_eq!(
+            overlap,
+            0.0,
+            "{kind}: the service ran on both nodes\n{}",
+            service_log(&p)
+        );
+    }
 }

@@ -211,6 +211,8 @@ pub struct Pair {
     pub linked: bool,
     /// a's check passes while this file exists.
     pub check_file: PathBuf,
+    /// With [`Opts::weight`]: a's priority drops by 20 while this file is missing.
+    pub weight_file: PathBuf,
     pub addrs: [String; 2],
 }
 
@@ -221,6 +223,9 @@ pub struct Opts {
     pub both_master: bool,
     /// Lines for the `global` block of both nodes' baton.conf (linked pairs).
     pub global: Vec<String>,
+    /// a tracks a second file with `weight -20` ([`Pair::weight_file`]): while it is
+    /// missing a's priority is 80, below b's 90.
+    pub weight: bool,
 }
 
 /// The guide's pair, a serving: see [`pair_with`].
@@ -237,6 +242,8 @@ pub fn pair_with(test: &str, adv: &str, version: u8, linked: bool, opts: &Opts) 
     let addrs = [c.net.node(A).v4.to_string(), c.net.node(B).v4.to_string()];
     let check_file = c.path("a-healthy");
     std::fs::write(&check_file, "").expect("check file");
+    let weight_file = c.path("a-weight");
+    std::fs::write(&weight_file, "").expect("weight file");
     let interval = if adv == "1" { "1" } else { "0.1" };
     for i in [A, B] {
         let me = NAMES[i];
@@ -254,7 +261,12 @@ pub fn pair_with(test: &str, adv: &str, version: u8, linked: bool, opts: &Opts) 
         inst.extra = service_hooks(&c, me);
         let scripts = if i == A {
             inst.track_scripts = vec!["healthy".into()];
-            file_check("healthy", &check_file, interval, "")
+            let mut s = file_check("healthy", &check_file, interval, "");
+            if opts.weight {
+                inst.track_scripts.push("weight".into());
+                s += &file_check("weight", &weight_file, interval, "    weight -20\n");
+            }
+            s
         } else {
             String::new()
         };
@@ -283,6 +295,7 @@ pub fn pair_with(test: &str, adv: &str, version: u8, linked: bool, opts: &Opts) 
         c,
         linked,
         check_file,
+        weight_file,
         addrs,
     };
     // a holds the service, b does not.

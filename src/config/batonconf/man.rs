@@ -36,6 +36,13 @@ const PAIR_B: &str = "link {
     peer 192.168.10.1 fingerprint A5:4D:CA:18:25:30:BB:1D:6D:13:2C:DE:D6:23:7B:2E:D9:1E:3F:72:1F:CB:19:71:17:44:94:D6:49:3C:9D:5C
 }";
 
+/// The handover, as the man page tells it (docs/link-design.md has the whole design).
+const HANDOVER: &[&str] = &[
+    "While two baton nodes are linked, the service never runs on both: a node that becomes MASTER takes the virtual addresses at once, as VRRP says, but holds its MASTER hooks (notify_master and the generic notify for MASTER) until the other node reports over the link that its hooks for leaving MASTER (notify_backup, notify_fault, notify_stop, the generic notify) have ended. A sync group hands over as one. A stopping baton keeps the link open until it has sent that report.",
+    "A peer that has crashed reports nothing: when it is silent on VRRP for the master-down interval and the link is down, or it has not answered the request within 0.2 seconds, the hooks start at once. A peer still heard on VRRP while the link is down, or one that answers but does not release, is waited for at most handover_timeout; then the hooks start with a warning. With a keepalived peer, or without a link block, no hook waits.",
+    "baton status shows each held instance or group, what it waits for and for how long at most; the log says when the hooks start and why.",
+];
+
 /// Write baton.conf(5).
 pub fn write_man_page(w: &mut dyn Write, version: &str) -> io::Result<()> {
     writeln!(
@@ -83,6 +90,13 @@ pub fn write_man_page(w: &mut dyn Write, version: &str) -> io::Result<()> {
             "At most once."
         };
         writeln!(w, "{} {once} Default: {}.", esc(s.doc), esc(s.default))?;
+    }
+    writeln!(w, ".SH HANDOVER")?;
+    for (i, p) in HANDOVER.iter().enumerate() {
+        if i > 0 {
+            writeln!(w, ".PP")?;
+        }
+        writeln!(w, "{}", esc(p))?;
     }
     writeln!(w, ".SH EXAMPLES")?;
     writeln!(w, ".EX\n{}\n.EE\n.PP", esc(MAN_EXAMPLE))?;
