@@ -18,7 +18,7 @@ mod e2e;
 
 use common::netns::wait_for;
 use e2e::handover::{
-    A, B, NAMES, Pair, cli, overlap_gap, pair, service_intervals, settle, up_intervals,
+    A, B, NAMES, Pair, cli, overlap_gap, pair, service_intervals, settle, since, up_intervals,
     wait_link_up,
 };
 use e2e::{DEADLINE, HookLine, now_ns};
@@ -46,13 +46,8 @@ fn handover(p: &mut Pair, kind: &str, to: usize, act: impl FnOnce(&mut Pair)) ->
     let t0 = now_ns();
     act(p);
     settle(p, kind, to, t0);
-    let t1 = now_ns();
+    let (overlap, gap, t1) = since(p, t0);
     let lines = p.c.hooks();
-    let intervals: Vec<_> = NAMES
-        .iter()
-        .map(|n| service_intervals(&lines, n, t1))
-        .collect();
-    let (overlap, gap) = overlap_gap(&intervals, t0, t1);
     let up: Vec<_> = NAMES.iter().map(|n| up_intervals(&lines, n, t1)).collect();
     let (both_up, _) = overlap_gap(&up, t0, t1);
     if p.linked {

@@ -29,8 +29,8 @@ mod common;
 mod e2e;
 
 use e2e::handover::{
-    A, B, NAMES, Opts, Pair, VIP, cli, last_of, overlap_gap, pair_with, service_intervals,
-    service_lines, settle, wait_link_up,
+    A, B, NAMES, Opts, Pair, VIP, cli, last_of, pair_with, service_lines, settle, since,
+    wait_link_up,
 };
 use e2e::link::{LINK_PORT, block_tcp_port, nft_present, unblock_tcp_port};
 use e2e::{DEADLINE, now_ns};
@@ -49,14 +49,18 @@ fn linked_pair(test: &str, opts: Opts) -> Pair {
 
 /// Overlap and gap of the two service intervals between `t0` and now, in ms.
 fn figures(p: &Pair, t0: u128) -> (f64, f64) {
-    let t1 = now_ns();
-    let lines = p.c.hooks();
-    let intervals: Vec<_> = NAMES
-        .iter()
-        .map(|n| service_intervals(&lines, n, t1))
-        .collect();
-    let (overlap, gap) = overlap_gap(&intervals, t0, t1);
+    let (overlap, gap, _) = since(p, t0);
     (overlap as f64 / 1e6, gap as f64 / 1e6)
+}
+
+/// `node` never started its service for having waited out `handover_timeout`.
+fn assert_not_timed_out(p: &Pair, node: usize) {
+    let why = p.c.d(node).log_lines_with("MASTER hooks start after");
+    assert!(
+        why.iter().all(|l| !l.contains("handover_timeout")),
+        "{} waited out handover_timeout: {why:?}",
+        NAMES[node]
+    );
 }
 
 fn service_log(p: &Pair) -> String {
@@ -161,11 +165,7 @@ fn peer_crashes_while_it_stops_its_service() {
         "b waited {waited_ms} ms for a crashed peer (handover_timeout is 30 s)\n{}",
         service_log(&p)
     );
-    let why = p.c.d(B).log_lines_with("MASTER hooks start after");
-    assert!(
-        why.last().is_some_and(|l| !l.contains("handover_timeout")),
-        "b waited out handover_timeout: {why:?}"
-    );
+    assert_not_timed_out(&p, B);
 }
 
 #[test]
@@ -207,11 +207,7 @@ fn both_nodes_start_at_once() {
         "the service ran on both nodes\n{}",
         service_log(&p)
     );
-    let why = p.c.d(A).log_lines_with("MASTER hooks start after");
-    assert!(
-        why.iter().all(|l| !l.contains("handover_timeout")),
-        "a waited out handover_timeout: {why:?}"
-    );
+    assert_not_timed_out(&p, A);
 }
 
 #[test]

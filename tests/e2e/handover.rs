@@ -355,3 +355,15 @@ pub fn settle(p: &Pair, kind: &str, to: usize, since: u128) {
         }
     }
 }
+
+/// Overlap and gap of the two nodes' service intervals from `t0` to now, in ns (and now).
+pub fn since(p: &Pair, t0: u128) -> (u128, u128, u128) {
+    let t1 = super::now_ns();
+    let lines = p.c.hooks();
+    let intervals: Vec<_> = NAMES
+        .iter()
+        .map(|n| service_intervals(&lines, n, t1))
+        .collect();
+    let (overlap, gap) = overlap_gap(&intervals, t0, t1);
+    (overlap, gap, t1)
+}
