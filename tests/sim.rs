@@ -27,6 +27,19 @@
 //! nothing, so the second run's VRRP trace (every action of every node, with its time)
 //! must equal the first's; the link's own invariants are listed in `sim/link.rs`.
 //!
+//! With exactly two nodes the linked run also drives the handover (`sim/handover.rs`):
+//! one `Handover` per target and node, fed as the engine feeds it, with a hook runner
+//! (MASTER hooks 300 ms, leaving hooks 1 s); a third of these runs have a link that is
+//! never disturbed. It gives VRRP nothing either (the trace must still be equal), and:
+//! - two service intervals (start of MASTER hooks to end of leaving hooks; a crash ends
+//!   one at once) of a target on the two nodes overlap only if the later one started
+//!   without the link's word (`PeerGone`, `PeerSilent`), and never in a run whose link was
+//!   never partitioned, stalled or reset and whose nodes never crashed or restarted (a
+//!   restarted node has no link yet, and a peer that just went BACKUP is silent on VRRP
+//!   while its leaving hooks still run);
+//! - every mastership starts its MASTER hooks within `handover_timeout` of entering
+//!   MASTER, or leaves MASTER before that (no deadlock).
+//!
 //! `BATON_SIM_CASES=N` runs N schedules (default 2000); `BATON_SIM_LINK_EVERY=K` runs
 //! every K-th with the link (default 4); `BATON_SIM_SEED=S` runs one schedule, with the
 //! link, and a trace; `BATON_SIM_STATS=1` prints what the schedules exercised.
@@ -35,6 +48,8 @@
 mod chaos;
 #[path = "sim/checks.rs"]
 mod checks;
+#[path = "sim/handover.rs"]
+mod handover;
 #[path = "sim/link.rs"]
 mod link;
 #[path = "sim/scenario.rs"]
@@ -140,6 +155,8 @@ struct Sim<'a> {
     cov: Coverage,
     /// The link between the nodes, when this run has one.
     link: Option<link::LinkSim>,
+    /// The handover driver, when this run has the link and two nodes.
+    hand: Option<handover::HandSim>,
     /// Nodes that did something since their status was last given to the link.
     dirty: Vec<bool>,
     /// A hash of every action every node asked for, with its time: the VRRP trace.
@@ -232,7 +249,14 @@ impl<'a> Sim<'a> {
                 group_schedules: u64::from(!sc.groups.is_empty()),
                 ..Coverage::default()
             },
-            link: with_link.then(|| link::LinkSim::new(seed, n, t0, verbose)),
+            link: with_link.then(|| {
+                let mut link = link::LinkSim::new(seed, n, t0, verbose);
+                link.hand_inbox = (n == 2).then(Default::default);
+                // A third of the handover runs have a link that is never disturbed.
+                link.calm = n == 2 && (seed >> 7) % 3 == 0;
+                link
+            }),
+            hand: (with_link && n == 2).then(|| handover::HandSim::new(n, t0, verbose)),
             dirty: vec![false; n],
             trace: 0xcbf2_9ce4_8422_2325,
             trace_buf: String::new(),
@@ -340,11 +364,14 @@ impl<'a> Sim<'a> {
                 .into_iter()
                 .flatten()
                 .min();
-            if let (Some(link), Some(vrrp_at)) = (self.link.as_mut(), vrrp_at)
-                && let Some(t) = link.next_time().filter(|t| *t < vrrp_at)
-            {
-                link.step(t)?;
-                continue;
+            // So does the handover driver, which reads VRRP and gives it nothing.
+            if let (Some(link), Some(vrrp_at)) = (self.link.as_mut(), vrrp_at) {
+                let hand_at = self.hand.as_ref().and_then(handover::HandSim::next_time);
+                let side_at = [link.next_time(), hand_at].into_iter().flatten().min();
+                if let Some(t) = side_at.filter(|t| *t < vrrp_at) {
+                    handover::side_step(link, self.hand.as_mut(), t)?;
+                    continue;
+                }
             }
             self.steps += 1;
             if self.steps > 300_000 {
@@ -392,6 +419,10 @@ impl<'a> Sim<'a> {
                                     InstanceId(inst),
                                     Input::Advert { from, advert },
                                 );
+                                if let (Some(h), Some(l)) = (self.hand.as_mut(), self.link.as_mut())
+                                {
+                                    h.heard(self.now, to, inst, l)?;
+                                }
                                 self.drain(to)?;
                             }
                         }
@@ -425,11 +456,22 @@ impl<'a> Sim<'a> {
             }
             self.check_stable()?;
             self.feed_link()?;
+            if let (Some(h), Some(l)) = (self.hand.as_mut(), self.link.as_mut()) {
+                h.sync(l)?;
+            }
         }
-        match self.link.as_mut() {
-            Some(link) => link::finish(link),
-            None => Ok(()),
+        let Some(link) = self.link.as_mut() else {
+            return Ok(());
+        };
+        if let Some(hand) = self.hand.as_mut() {
+            handover::finish_hooks(link, hand)?;
         }
+        link::finish(link)?;
+        if let Some(hand) = self.hand.as_mut() {
+            let clean = link.cov.partitions == 0 && link.cov.stalls == 0 && !hand.disturbed();
+            hand.finish(clean)?;
+        }
+        Ok(())
     }
 }
 
@@ -439,6 +481,7 @@ struct Run {
     cov: Coverage,
     trace: u64,
     link: Option<link::LinkCoverage>,
+    hand: Option<handover::HandCoverage>,
 }
 
 fn run_schedule(seed: u64, verbose: bool, with_link: bool) -> Result<Run, String> {
@@ -475,6 +518,7 @@ fn run_schedule(seed: u64, verbose: bool, with_link: bool) -> Result<Run, String
         cov: sim.cov,
         trace: sim.trace,
         link: sim.link.map(|l| l.cov),
+        hand: sim.hand.map(|h| h.cov),
     })
 }
 
@@ -491,6 +535,7 @@ fn check_schedule(seed: u64, verbose: bool, linked: bool) -> Result<Run, String>
     }
     Ok(Run {
         link: with.link,
+        hand: with.hand,
         ..plain
     })
 }
@@ -526,6 +571,7 @@ fn simulation() {
     let mut failures = Vec::new();
     let mut cov = Coverage::default();
     let mut link_cov = link::LinkCoverage::default();
+    let mut hand_cov = handover::HandCoverage::default();
     for case in 0..cases {
         let seed = seed_of(case);
         match check_schedule(seed, false, case % link_every == 0) {
@@ -533,6 +579,9 @@ fn simulation() {
                 cov.add(run.cov);
                 if let Some(l) = &run.link {
                     link_cov.add(l);
+                }
+                if let Some(h) = &run.hand {
+                    hand_cov.add(h);
                 }
             }
             Err(e) => {
@@ -549,6 +598,7 @@ fn simulation() {
     if std::env::var_os("BATON_SIM_STATS").is_some() {
         println!("coverage: {cov:?}");
         println!("link coverage: {link_cov:?}");
+        println!("handover coverage: {hand_cov:?}");
     }
     println!(
         "simulation: {cases} schedules ({} with the link), {} violations, {:.1} s",

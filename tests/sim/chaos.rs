@@ -68,6 +68,9 @@ impl Sim<'_> {
             node.handle(self.now, InstanceId(i), Input::Startup);
         }
         sn.node = Some(node);
+        if let (Some(h), Some(l)) = (self.hand.as_mut(), self.link.as_mut()) {
+            h.node_start(self.now, n, &self.nodes[n].cfgs, &self.sc.groups, l)?;
+        }
         if let Some(link) = self.link.as_mut() {
             link.node_up(self.now, n);
         }
@@ -158,6 +161,9 @@ impl Sim<'_> {
                 sn.held.fill(false);
                 if let (true, Some(link)) = (was_up, self.link.as_mut()) {
                     link.node_down(self.now, n, false)?;
+                    if let Some(h) = self.hand.as_mut() {
+                        h.crash(self.now, n);
+                    }
                 }
             }
             Chaos::MasterLeaves { inst, graceful } => {
@@ -172,6 +178,11 @@ impl Sim<'_> {
             }
             Chaos::Stop(n) => {
                 self.schedule_takeover_checks(n, true);
+                if self.nodes[n].node.is_some()
+                    && let (Some(h), Some(l)) = (self.hand.as_mut(), self.link.as_mut())
+                {
+                    h.stop(self.now, n, l)?;
+                }
                 if let Some(node) = self.nodes[n].node.as_mut() {
                     node.shutdown(self.now);
                     self.drain(n)?;
@@ -179,7 +190,8 @@ impl Sim<'_> {
                         return Err(format!("node {n} still holds addresses after shutdown"));
                     }
                     self.nodes[n].node = None;
-                    if let Some(link) = self.link.as_mut() {
+                    // With the handover the link stays open until the release for good.
+                    if let (Some(link), None) = (self.link.as_mut(), self.hand.as_ref()) {
                         link.node_down(self.now, n, true)?;
                     }
                 }
@@ -206,7 +218,10 @@ impl Sim<'_> {
                 if let Some(node) = self.nodes[n].node.as_mut() {
                     let before: Vec<State> =
                         (0..node.len()).map(|i| node.state(InstanceId(i))).collect();
-                    node.reconfigure(self.now, cfgs, self.sc.groups.clone());
+                    node.reconfigure(self.now, cfgs.clone(), self.sc.groups.clone());
+                    if let Some(h) = self.hand.as_mut() {
+                        h.reload(self.now, n, &cfgs);
+                    }
                     let after: Vec<State> =
                         (0..node.len()).map(|i| node.state(InstanceId(i))).collect();
                     if before != after {

@@ -70,11 +70,18 @@ impl Sim<'_> {
                         ));
                     }
                     self.nodes[n].state[instance.0] = to;
+                    if let (Some(h), Some(l)) = (self.hand.as_mut(), self.link.as_mut()) {
+                        h.transition(self.now, n, (false, instance.0), (from, to), l)?;
+                    }
                     self.cov.transitions += 1;
                     self.cov.to_master += u64::from(to == State::Master);
                     self.cov.to_fault += u64::from(to == State::Fault);
                 }
-                Action::GroupTransition { .. } => {}
+                Action::GroupTransition { group, from, to } => {
+                    if let (Some(h), Some(l)) = (self.hand.as_mut(), self.link.as_mut()) {
+                        h.transition(self.now, n, (true, group), (from, to), l)?;
+                    }
+                }
                 other => return Err(format!("node {n}: unexpected action {other:?}")),
             }
         }

@@ -31,7 +31,7 @@ use super::Rng;
 
 #[path = "link_checks.rs"]
 mod checks;
-pub use checks::{LinkCoverage, status_of};
+pub use checks::{HandIn, HandOut, LinkCoverage, status_of};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -123,6 +123,10 @@ pub struct LinkSim {
     verbose: bool,
     t0: Instant,
     pub cov: LinkCoverage,
+    /// What the sessions told the handover driver, when it runs (`None`: it does not).
+    pub hand_inbox: Option<VecDeque<(Instant, usize, HandIn)>>,
+    /// No link chaos at all (some handover runs, to check the strict rule).
+    pub calm: bool,
 }
 
 impl LinkSim {
@@ -164,6 +168,8 @@ impl LinkSim {
                 untrusted_schedules: u64::from(untrusted.is_some()),
                 ..LinkCoverage::default()
             },
+            hand_inbox: None,
+            calm: false,
         }
     }
 
@@ -180,6 +186,9 @@ impl LinkSim {
 
     /// Link chaos for a phase of VRRP chaos starting now, drawn from the link's own RNG.
     pub fn plan(&mut self, now: Instant, span: Duration) {
+        if self.calm {
+            return;
+        }
         let count = self.rng.index(6);
         for _ in 0..count {
             let at = now + self.rng.dur(span);

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use baton::link::message::{InstanceStatus, Status};
-use baton::link::session::{Event, HEARTBEAT_INTERVAL};
+use baton::link::message::{HANDOVER_VERSION, InstanceStatus, Status};
+use baton::link::session::{Event, HEARTBEAT_INTERVAL, HandoverMsg};
 use baton::proto::{InstanceConfig, InstanceId, Node};
 
 use super::{BACKOFF_MIN, DELAY_CAP, LinkSim, Payload};
@@ -57,6 +57,22 @@ impl LinkSim {
             let Some(event) = sess.poll_event() else {
                 break;
             };
+            let node = pair.nodes[s];
+            if let Some(inbox) = self.hand_inbox.as_mut() {
+                match &event {
+                    Event::Up { version } => {
+                        inbox.push_back((now, node, HandIn::Up(*version >= HANDOVER_VERSION)))
+                    }
+                    Event::Closed(_) => {
+                        // What arrived before the close comes first.
+                        while let Some(msg) = sess.poll_handover() {
+                            inbox.push_back((now, node, HandIn::Msg(msg)));
+                        }
+                        inbox.push_back((now, node, HandIn::Down))
+                    }
+                    _ => {}
+                }
+            }
             let side = &mut pair.sides[s];
             let who = (pair.nodes[s], pair.nodes[1 - s]);
             match event {
@@ -94,7 +110,9 @@ impl LinkSim {
                 }
                 _ => {}
             }
+            self.take_handover(now, p, s);
         }
+        self.take_handover(now, p, s);
         if let Some((conn, reason)) = closed {
             self.log(now, format_args!("pair {p} side {s} closed: {reason}"));
             self.drain(now, p, s);
@@ -111,6 +129,19 @@ impl LinkSim {
             }
         }
         Ok(())
+    }
+
+    /// Hands the handover messages side `s` received to the handover driver.
+    fn take_handover(&mut self, now: Instant, p: usize, s: usize) {
+        let node = self.pairs[p].nodes[s];
+        if let (Some(inbox), Some((_, sess))) = (
+            self.hand_inbox.as_mut(),
+            self.pairs[p].sides[s].sess.as_mut(),
+        ) {
+            while let Some(msg) = sess.poll_handover() {
+                inbox.push_back((now, node, HandIn::Msg(msg)));
+            }
+        }
     }
 
     /// While both sides are up, each has the other's latest status once a heartbeat and
@@ -155,6 +186,51 @@ impl LinkSim {
                 pair.sides[1 - s].verified = true;
             }
         }
+        Ok(())
+    }
+}
+
+/// What a session tells the handover driver of its node.
+#[derive(Debug)]
+pub enum HandIn {
+    /// Up; whether it speaks the handover (agreed version >= 2).
+    Up(bool),
+    Down,
+    Msg(HandoverMsg),
+}
+
+/// What the handover driver sends on a session.
+#[derive(Debug, Clone)]
+pub enum HandOut {
+    ReleaseRequest(u64),
+    Released(u64, bool),
+    Holding(u64),
+}
+
+impl LinkSim {
+    /// Sends a handover message from node `n` to its peer (the first pair it is in: the
+    /// handover runs with two nodes); lost when no session speaks it, as in the driver.
+    pub fn send_handover(
+        &mut self,
+        now: Instant,
+        n: usize,
+        target: &str,
+        msg: HandOut,
+    ) -> Result<(), String> {
+        let Some(p) = (0..self.pairs.len()).find(|p| self.pairs[*p].nodes.contains(&n)) else {
+            return Ok(());
+        };
+        let s = usize::from(self.pairs[p].nodes[1] == n);
+        if let Some((_, sess)) = self.pairs[p].sides[s].sess.as_mut() {
+            let _ = match msg {
+                HandOut::ReleaseRequest(g) => sess.send_release_request(target, g),
+                HandOut::Released(g, stopping) => sess.send_released(target, g, stopping),
+                HandOut::Holding(g) => sess.send_holding(target, g),
+            };
+        }
+        self.drain(now, p, s);
+        self.check_events(now, p, s)?;
+        self.next = self.compute_next();
         Ok(())
     }
 }
