@@ -53,6 +53,19 @@ fn figures(p: &Pair, t0: u128) -> (f64, f64) {
     (overlap as f64 / 1e6, gap as f64 / 1e6)
 }
 
+/// Prints the window's figures under `label` and asserts that the service never ran on
+/// both nodes in it.
+fn assert_no_overlap(p: &Pair, label: &str, t0: u128) {
+    let (overlap, gap) = figures(p, t0);
+    println!("{label}: overlap {overlap:.1} ms, gap {gap:.1} ms");
+    assert_eq!(
+        overlap,
+        0.0,
+        "{label}: the service ran on both nodes\n{}",
+        service_log(p)
+    );
+}
+
 /// `node` never started its service for having waited out `handover_timeout`.
 fn assert_not_timed_out(p: &Pair, node: usize) {
     let why = p.c.d(node).log_lines_with("MASTER hooks start after");
@@ -120,14 +133,7 @@ fn link_cut_in_the_middle_of_a_handover() {
     let t1 = now_ns();
     cli(p.c.d(A), &["release", "VI_1"]);
     settle(&p, "back", A, t1);
-    let (overlap, gap) = figures(&p, t1);
-    println!("after the cut: overlap {overlap:.1} ms, gap {gap:.1} ms");
-    assert_eq!(
-        overlap,
-        0.0,
-        "the service ran on both nodes\n{}",
-        service_log(&p)
-    );
+    assert_no_overlap(&p, "after the cut", t1);
 }
 
 #[test]
@@ -196,17 +202,9 @@ fn both_nodes_start_at_once() {
             && p.c.has_addr(A, VIP)
             && !p.c.has_addr(B, VIP)
     });
-    let (overlap, gap) = figures(&p, t0);
     let b_started = service_lines(&p.c.hooks(), "b", "start_req", t0).len();
-    println!(
-        "both at once: overlap {overlap:.1} ms, gap {gap:.1} ms, b started {b_started} time(s)"
-    );
-    assert_eq!(
-        overlap,
-        0.0,
-        "the service ran on both nodes\n{}",
-        service_log(&p)
-    );
+    println!("both at once: b started {b_started} time(s)");
+    assert_no_overlap(&p, "both at once", t0);
     assert_not_timed_out(&p, A);
 }
 
@@ -227,14 +225,7 @@ fn a_reload_that_moves_mastership_hands_over_without_overlap() {
         let t0 = now_ns();
         p.c.d(B).signal(nix::sys::signal::Signal::SIGHUP);
         settle(&p, kind, to, t0);
-        let (overlap, gap) = figures(&p, t0);
-        println!("{kind}: overlap {overlap:.1} ms, gap {gap:.1} ms");
-        assert_eq!(
-            overlap,
-            0.0,
-            "{kind}: the service ran on both nodes\n{}",
-            service_log(&p)
-        );
+        assert_no_overlap(&p, kind, t0);
     }
 }
 
@@ -294,13 +285,6 @@ fn a_weight_change_that_moves_mastership_hands_over_without_overlap() {
             std::fs::remove_file(&p.weight_file).expect("remove a's weight file");
         }
         settle(&p, kind, to, t0);
-        let (overlap, gap) = figures(&p, t0);
-        println!("{kind}: overlap {overlap:.1} ms, gap {gap:.1} ms");
-        assert_eq!(
-            overlap,
-            0.0,
-            "{kind}: the service ran on both nodes\n{}",
-            service_log(&p)
-        );
+        assert_no_overlap(&p, kind, t0);
     }
 }

@@ -202,7 +202,8 @@ impl Engine {
         let Some(key) = self.handover.key(&self.plan, scope) else {
             return self.send_notify(target, notify, priority, None);
         };
-        let owner = key == name && matches!(scope, Scope::Group(_)) == self.is_group(&key);
+        // The transition of the target itself, not of a member of its sync group.
+        let owner = matches!(scope, Scope::Group(_)) || !self.is_group(&key);
         let Some(m) = self.handover.machines.get_mut(&key) else {
             return;
         };
