@@ -604,8 +604,12 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--idle", type=int, default=60)
     ap.add_argument("--no-write", action="store_true", help="print only")
-    ap.add_argument("--only", choices=["timing", "idle", "link", "handover"], default=None,
-                    help="link / handover run only when named (bench/link.py, bench/handover.py)")
+    ap.add_argument("--only", choices=["timing", "idle", "link", "handover", "sync", "web"],
+                    default=None,
+                    help="link / handover / sync / web run only when named (bench/link.py, "
+                         "bench/handover.py, bench/sync.py, bench/web.py)")
+    ap.add_argument("--web-seconds", type=int, default=60,
+                    help="seconds of 50 scrapes a second for --only web")
     ap.add_argument("--handover-runs", type=int, default=10,
                     help="runs per kind and column for --only handover")
     ap.add_argument("--advs", default="1,0.1,0.01", help="advert_int values, comma-separated")
@@ -631,6 +635,25 @@ def main():
         print(text)
         if not args.no_write:
             handover.write_doc(text)
+        return
+    if args.only == "web":
+        import web
+        seconds = 15 if args.quick else args.web_seconds
+        text = (f"Run {started:%Y-%m-%d %H:%M} UTC on `{os.uname().nodename}`: nproc "
+                f"{os.cpu_count()}, kernel {os.uname().release}. " + web.run(seconds))
+        print(text)
+        if not args.no_write:
+            web.write_doc(text)
+        return
+    if args.only == "sync":
+        import sync
+        reps = 2 if args.quick else args.reps
+        text = (f"Run {started:%Y-%m-%d %H:%M} UTC on `{os.uname().nodename}`: nproc "
+                f"{os.cpu_count()}, kernel {os.uname().release}, "
+                f"{' '.join(sh('rsync', '--version', check=False).split()[:3])}. " + sync.run(reps))
+        print(text)
+        if not args.no_write:
+            sync.write_doc(text)
         return
 
     if args.only != "idle":

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Failover benchmark, keepalived pair against baton pair: see bench/README.md.
-# Usage (as root): bench/run.sh [--quick] [--reps N] [--idle SECONDS] [--only timing|idle|link|handover]
+# Usage (as root): bench/run.sh [--quick] [--reps N] [--idle SECONDS] [--only timing|idle|link|handover|sync|web]
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (namespaces, raw sockets)" >&2; exit 1; }
@@ -8,7 +8,8 @@ for tool in keepalived tcpdump ip python3 flock; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
 done
 case " $* " in
-*" timing "*|*" idle "*) ;;
+*" sync "*) command -v rsync >/dev/null || { echo "missing: rsync, for the sync section" >&2; exit 1; } ;;
+*" timing "*|*" idle "*|*" web "*) ;;
 *) command -v nft >/dev/null || { echo "missing: nft (nftables), for the link section" >&2; exit 1; } ;;
 esac
 cargo build --release --quiet

@@ -11,17 +11,23 @@
 //! | `net`     | raw sockets, multicast, netlink addresses/routes, GARP / NA   |
 //! | `hooks`   | notify scripts in order, notify FIFO                          |
 //! | `control` | local control socket: status, promote, demote, reload         |
+//! | `dump`    | keepalived's dump files (.data, .stats, .json) as text        |
 //! | `link`    | baton-to-baton link: identity, trust, TLS, frames, session    |
+//! | `sync`    | data sync: manifests, staged generations, the sync worker     |
+//! | `web`     | HTTP answers: request limits, Prometheus metrics, status page |
 //! | `daemon`  | the async driver that owns every instance                     |
 
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod dump;
 pub mod hooks;
 pub mod link;
 pub mod net;
 pub mod proto;
+pub mod sync;
 pub mod track;
+pub mod web;
 pub mod wire;
 
 /// The one clock reading the crate's unit tests need: a starting instant for virtual time.

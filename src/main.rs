@@ -23,7 +23,15 @@ const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
 
 /// VRRP failover agent: reads keepalived.conf, holds virtual addresses, runs notify hooks.
 #[derive(Debug, Parser)]
-#[command(name = "baton", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "baton",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    // `-v` / `--version` is keepalived's flag, answered the way keepalived's probes expect.
+    disable_version_flag = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -183,6 +191,15 @@ struct KeepalivedFlags {
     /// Write the log to this file instead of stderr.
     #[arg(short = 'g', long = "log-file")]
     log_file: Option<PathBuf>,
+    /// Print the version: `baton VERSION` on stdout; on stderr keepalived's form,
+    /// `Keepalived v2.2.7 (baton VERSION)` first, for tools that probe keepalived.
+    #[arg(short = 'v', short_alias = 'V', long = "version")]
+    version: bool,
+    /// Print the number of the signal for SIGFUNC, as keepalived does: STOP, RELOAD,
+    /// DATA (writes /tmp/keepalived.data), STATS (/tmp/keepalived.stats), JSON
+    /// (/tmp/keepalived.json).
+    #[arg(long = "signum", value_name = "SIGFUNC")]
+    signum: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -219,6 +236,12 @@ fn main() -> ExitCode {
 }
 
 fn keepalived_style(k: KeepalivedFlags) -> ExitCode {
+    if k.version {
+        return version();
+    }
+    if let Some(name) = &k.signum {
+        return signum(name);
+    }
     let file = k.file.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
     if k.config_test {
         return check(CheckArgs {
@@ -238,6 +261,40 @@ fn keepalived_style(k: KeepalivedFlags) -> ExitCode {
         baton_conf: k.baton_conf,
         log_detail: k.log_detail,
     })
+}
+
+/// `-v` / `--version`. People and packaging checks read stdout's `baton VERSION`. Tools
+/// written for keepalived read stderr, where keepalived writes its banner: the community
+/// Prometheus exporter takes the second word of the first stderr line, minus its first
+/// character, as the version (it uses `--signum` from 1.3.8 and reads the scripts' state
+/// from 1.4.0), and with `-ka.json` wants `--enable-json` somewhere in the output. baton
+/// answers as 2.2.7 because that is the keepalived whose dump formats it writes.
+fn version() -> ExitCode {
+    let v = env!("CARGO_PKG_VERSION");
+    let ka = baton::dump::KEEPALIVED_VERSION;
+    println!("baton {v}");
+    eprintln!(
+        "Keepalived v{ka} (baton {v})\n\n\
+         baton {v}, a VRRP failover agent, answers as the VRRP side of keepalived {ka}.\n\
+         Dump files, as keepalived built with --enable-json writes them, in $TMPDIR or /tmp:\n\
+         SIGUSR1 keepalived.data, SIGUSR2 keepalived.stats, signal {} keepalived.json.",
+        baton::dump::json_signal()
+    );
+    ExitCode::SUCCESS
+}
+
+/// `--signum=NAME`: the number on stdout, or keepalived's complaint and exit status 1.
+fn signum(name: &str) -> ExitCode {
+    match baton::dump::signum(name) {
+        Some(n) => {
+            println!("{n}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("Unknown sigfunc {name}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging(detail: bool) {

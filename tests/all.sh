@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what baton's tests need (keepalived, iproute2, tcpdump, nftables: the link
-# tests drop its TCP port inside a namespace) and runs every test:
+# tests drop its TCP port inside a namespace; chromium: the status page's test) and runs
+# every test:
 # formatting, lints, unit tests, the protocol simulation, and the network-namespace
 # end-to-end and interop tests, then tests/packaging.sh, which installs its own tools
 # (cargo-deb, cargo-generate-rpm, rpm, debootstrap; Zig and cargo-zigbuild from the
@@ -13,6 +14,9 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v keepalived >/dev/null || need+=(keepalived)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v nft >/dev/null || need+=(nftables)
+# The status page's test (tests/e2e_web_page.rs) loads it in a headless Chromium; its
+# libfontconfig1 brings a font (fonts-dejavu-core) for the screenshots.
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "tests/all.sh: missing ${need[*]}; run as root so they can be installed" >&2
@@ -28,6 +32,8 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --all-targets
 # The link session's fuzz body on a generated corpus (cargo-fuzz needs nightly; this does not).
 cargo test --locked --manifest-path fuzz/Cargo.toml --bin link_session
+# The sync messages' decoder and the manifest check, the same way.
+cargo test --locked --manifest-path fuzz/Cargo.toml --bin sync_messages
 # The NeuronEX hook scripts against stub systemctl and docker.
 bash contrib/neuronex/test-hooks.sh
 bash tests/packaging.sh

@@ -1,10 +1,14 @@
 //! baton's own file as the loader reads it: each kind of mistake at its file:line:col,
 //! instance over global, include, and how it combines with keepalived.conf and YAML; the
-//! link block in `link`.
+//! link block in `link`, the http block in `http`.
 #![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
 
+#[path = "config_batonconf/http.rs"]
+mod http;
 #[path = "config_batonconf/link.rs"]
 mod link;
+#[path = "config_batonconf/sync.rs"]
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

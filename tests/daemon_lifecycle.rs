@@ -117,3 +117,54 @@ fn yaml_dump_runs_as_is() {
         c.d(0).log_text()
     );
 }
+
+/// Scripts find baton by its pid file, which is written before the engine listens for
+/// signals: a reload or dump signal sent in that window must not end baton (the
+/// default action of SIGHUP, SIGUSR1, SIGUSR2 and the real-time JSON signal).
+#[test]
+fn signals_right_after_the_pid_file_appears_do_not_end_baton() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let mut c = Cluster::new("early_sig", 1);
+    let pid_file = c.path("a.pid");
+    let started = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU32::new(0));
+    let signaller = {
+        let (started, sent) = (Arc::clone(&started), Arc::clone(&sent));
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + DEADLINE;
+            while !started.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                let pid = std::fs::read_to_string(&pid_file).ok();
+                let pid = pid.and_then(|p| p.trim().parse::<i32>().ok());
+                if let Some(pid) = pid {
+                    use nix::sys::signal::{Signal, kill};
+                    let pid = nix::unistd::Pid::from_raw(pid);
+                    for sig in [Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGHUP] {
+                        if kill(pid, sig).is_ok() {
+                            sent.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    // The JSON dump signal is a real-time one, which nix does not name.
+                    let rt = format!("-{}", libc::SIGRTMIN() + 2);
+                    let by_kill = std::process::Command::new("kill")
+                        .args([rt.as_str(), &pid.to_string()])
+                        .status();
+                    if by_kill.is_ok_and(|s| s.success()) {
+                        sent.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let a = Inst::new(150, "BACKUP");
+    c.start("a", 0, &conf("a", "", &[&a]));
+    started.store(true, Ordering::SeqCst);
+    signaller.join().expect("signaller");
+    assert!(
+        sent.load(Ordering::SeqCst) > 0,
+        "no signal was sent before the socket answered"
+    );
+    c.d(0).wait_state("VI_1", "MASTER");
+    assert!(c.dm(0).is_running(), "baton ended:\n{}", c.d(0).log_text());
+}

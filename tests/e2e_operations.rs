@@ -114,15 +114,27 @@ fn promote_demote_release() {
 
 #[test]
 fn three_nodes_next_highest_takes_over() {
-    let mut c = pair("e2e_three", 3);
-    let x = Inst::new(50, "BACKUP").hooks(&c, "x");
-    c.start("x", 2, &conf("x", "", &[&x]));
+    let mut c = Cluster::new("e2e_three", 3);
+    // Which backup takes over is decided by the skew in the master-down timer: with
+    // advert_int 1 b's (100) fires 195 ms before x's (50), a margin that a loaded
+    // 2-core machine keeps (at 0.1 s it would be 20 ms).
+    let node = |c: &Cluster, prio, name| {
+        let mut i = Inst::new(prio, "BACKUP").hooks(c, name);
+        i.advert_int = "1".into();
+        conf(name, "", &[&i])
+    };
+    c.start("a", 0, &node(&c, 150, "a"));
+    c.d(0).wait_state("VI_1", "MASTER");
+    c.start("b", 1, &node(&c, 100, "b"));
+    c.start("x", 2, &node(&c, 50, "x"));
+    c.d(1).wait_state("VI_1", "BACKUP");
     c.d(2).wait_state("VI_1", "BACKUP");
+    c.wait_addr(0, VIP, true);
     c.dm(0).kill();
     c.d(1).wait_state("VI_1", "MASTER");
     c.wait_addr(1, VIP, true);
-    // x hears b and stays BACKUP.
-    c.d(2).hear_adverts("VI_1", 20);
+    // x hears b (once a second) and stays BACKUP.
+    c.d(2).hear_adverts("VI_1", 5);
     c.assert_state(2, "VI_1", "BACKUP");
     assert!(!c.has_addr(2, VIP));
     assert_eq!(

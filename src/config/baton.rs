@@ -72,6 +72,9 @@ pub const LINK_DEAD_AFTER_DEFAULT: Duration = Duration::from_secs(3);
 ///     state_dir /var/lib/baton
 ///     heartbeat 1
 ///     dead_after 3
+///     sync_dir /opt/neuronex/data instance VI_1   # repeatable; or `group NAME`
+///     sync_interval 60
+///     sync_max_file_size 1073741824
 /// }
 /// ```
 ///
@@ -107,6 +110,80 @@ pub struct LinkConf {
         with = "super::model::opt_secs"
     )]
     pub dead_after: Option<Duration>,
+    /// Directories kept in step with the peers, each following an instance or group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sync_dirs: Vec<SyncDir>,
+    /// Full compare of every synced directory, on top of inotify.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "super::model::opt_secs"
+    )]
+    pub sync_interval: Option<Duration>,
+    /// The largest file a peer may send (bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_max_file_size: Option<u64>,
+}
+
+/// The HTTP server's port unless `http { port N }` says otherwise: the community
+/// keepalived exporter's, so a Prometheus scrape job written for it finds baton.
+pub const HTTP_PORT_DEFAULT: u16 = 9165;
+/// Where the HTTP server listens unless `http { listen ADDRESS }` says otherwise: this
+/// host only.
+pub const HTTP_LISTEN_DEFAULT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// `http { ... }`: baton's read-only HTTP server (`/metrics`, `/status`, the status
+/// page). No block: no server.
+///
+/// ```text
+/// http {
+///     listen 127.0.0.1     # repeatable; 0.0.0.0 or :: for every address
+///     port 9165
+/// }
+/// ```
+///
+/// The loader guarantees no address is listed twice and none is a multicast address.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConf {
+    /// Addresses to listen on; empty: [`HTTP_LISTEN_DEFAULT`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub listen: Vec<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl HttpConf {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(HTTP_PORT_DEFAULT)
+    }
+
+    /// Every address and port the server listens on.
+    pub fn sockets(&self) -> Vec<std::net::SocketAddr> {
+        let port = self.port();
+        if self.listen.is_empty() {
+            return vec![std::net::SocketAddr::new(HTTP_LISTEN_DEFAULT, port)];
+        }
+        (self.listen.iter())
+            .map(|a| std::net::SocketAddr::new(*a, port))
+            .collect()
+    }
+}
+
+pub const SYNC_INTERVAL_DEFAULT: Duration = Duration::from_secs(60);
+pub const SYNC_MAX_FILE_SIZE_DEFAULT: u64 = 1 << 30;
+
+/// One `sync_dir PATH instance NAME` (or `group NAME`) of the link block. The loader
+/// guarantees the path is absolute, normalised (no `.`, `..` or trailing `/`), not `/`,
+/// not inside another synced directory, and that NAME is an instance or sync group of
+/// keepalived.conf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncDir {
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// One `peer ADDRESS [port N] [fingerprint FP]` of the link block.
@@ -140,6 +217,15 @@ impl LinkConf {
 
     pub fn dead_after(&self) -> Duration {
         self.dead_after.unwrap_or(LINK_DEAD_AFTER_DEFAULT)
+    }
+
+    pub fn sync_interval(&self) -> Duration {
+        self.sync_interval.unwrap_or(SYNC_INTERVAL_DEFAULT)
+    }
+
+    pub fn sync_max_file_size(&self) -> u64 {
+        self.sync_max_file_size
+            .unwrap_or(SYNC_MAX_FILE_SIZE_DEFAULT)
     }
 }
 
@@ -237,11 +323,17 @@ pub struct BatonConf {
     /// `link { ... }`; `None`: no link.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<LinkConf>,
+    /// `http { ... }`; `None`: no HTTP server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpConf>,
 }
 
 impl BatonConf {
     pub fn is_empty(&self) -> bool {
-        self.global.is_empty() && self.instances.is_empty() && self.link.is_none()
+        self.global.is_empty()
+            && self.instances.is_empty()
+            && self.link.is_none()
+            && self.http.is_none()
     }
 
     /// The first value written for `instance`, then globally.

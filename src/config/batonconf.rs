@@ -8,17 +8,21 @@
 //! error at its `file:line:col`, since a typo in a safety setting must not be ignored.
 //!
 //! The top-level blocks are listed in [`BLOCKS`], the settings of `global` and
-//! `instance` in [`SETTINGS`] and the statements of `link` in [`LINK_STATEMENTS`] (its
-//! reader is [`link`]'s); a new block or setting is one entry there (the man page
-//! baton.conf(5), written by [`man`], comes from the same tables).
+//! `instance` in [`SETTINGS`], the statements of `link` in [`LINK_STATEMENTS`] (its
+//! reader is [`link`]'s) and those of `http` in [`HTTP_STATEMENTS`] ([`http`]'s); a new
+//! block or setting is one entry there (the man page baton.conf(5), written by [`man`],
+//! comes from the same tables).
 
+pub mod http;
 pub mod link;
 pub mod man;
+mod sync;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+pub use http::{HTTP_STATEMENTS, HttpStatement};
 pub use link::{LINK_STATEMENTS, LinkRefs, LinkStatement, check_link};
 pub use man::write_man_page;
 
@@ -73,6 +77,16 @@ pub const BLOCKS: &[Block] = &[
               block there is no link: no listener, no identity, baton runs VRRP alone. \
               Its statements are listed under LINK. At most one link block.",
         read: link::read_link,
+    },
+    Block {
+        name: "http",
+        usage: "http { STATEMENT ... }",
+        doc: "baton's HTTP server, read-only: Prometheus metrics at /metrics (the \
+              community keepalived exporter's series and baton's own), the status as \
+              JSON at /status (what baton status --json prints) and a status page at /. \
+              Without an http block there is no server. Its statements are listed under \
+              HTTP. At most one http block.",
+        read: http::read_http,
     },
 ];
 
@@ -192,6 +206,7 @@ pub fn read(tree: &[Node], diags: &mut Vec<Diagnostic>) -> (BatonConf, Refs) {
         global_at: None,
         instance_at: BTreeMap::new(),
         link_at: None,
+        http_at: None,
     };
     let mut conf = BatonConf::default();
     for n in tree {
@@ -230,6 +245,7 @@ struct Reader<'d> {
     global_at: Option<Loc>,
     instance_at: BTreeMap<String, Loc>,
     link_at: Option<Loc>,
+    http_at: Option<Loc>,
 }
 
 impl Reader<'_> {

@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::proto::Stats;
 
+mod history;
 mod link;
 mod render;
+pub use history::{HookCount, HookRunView, ScriptView, TransitionView};
 pub use link::{
     ConfigCompare, IdentityView, LinkView, PeerConfig, PeerListEntry, PeerView, VrrpSeen,
 };
@@ -117,6 +119,18 @@ pub struct Status {
     /// With a link: each target's handover (instance, or sync group).
     #[serde(default)]
     pub handover: Vec<HandoverView>,
+    /// With a link: each directory kept in step (`sync_dir`).
+    #[serde(default)]
+    pub sync: Vec<crate::sync::DirStatus>,
+    /// The `vrrp_script`s and their runs.
+    #[serde(default)]
+    pub scripts: Vec<ScriptView>,
+    /// The last hooks that ended, newest first.
+    #[serde(default)]
+    pub hooks: Vec<HookRunView>,
+    /// Every hook run since start, by hook and outcome.
+    #[serde(default)]
+    pub hook_counts: Vec<HookCount>,
 }
 
 /// One target's handover as `baton status` shows it.
@@ -168,6 +182,12 @@ pub struct InstanceStatus {
     /// "promoted" / "demoted" when an operator override is active.
     pub operator: Option<String>,
     pub stats: Stats,
+    /// `virtual_ipaddress_excluded`: held with the others, not in the adverts.
+    #[serde(default)]
+    pub excluded_addresses: Vec<String>,
+    /// The last transitions, newest first.
+    #[serde(default)]
+    pub transitions: Vec<TransitionView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

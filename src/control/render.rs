@@ -71,6 +71,7 @@ pub fn render(status: &Status) -> String {
     }
     render_unknown_vrids(&mut out, &status.unknown_vrids);
     render_handover(&mut out, &status.handover);
+    sync::render_sync(&mut out, &status.sync);
     render_link(&mut out, status);
     out
 }
@@ -455,5 +456,6 @@ fn human_us(us: u64) -> String {
     }
 }
 
+mod sync;
 #[cfg(test)]
 mod tests;

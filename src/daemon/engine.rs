@@ -20,11 +20,15 @@
 
 mod addresses;
 mod control;
+mod dump;
 mod handover;
+mod history;
 mod install;
 mod interfaces;
 mod link;
 mod packets;
+mod snapshot;
+mod web;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -51,6 +55,7 @@ use super::unknown::UnknownVrids;
 use super::{Options, sd, vmac};
 use control::start_control;
 use packets::SockEntry;
+pub use snapshot::Snapshot;
 
 /// How long shutdown waits for STOP hooks to finish.
 const HOOK_DRAIN: Duration = Duration::from_secs(10);
@@ -120,6 +125,12 @@ pub struct Engine {
     link: link::LinkSide,
     /// With a link: the MASTER hooks wait for the peer's release.
     handover: handover::HandoverSide,
+    /// The recent past shown in status.
+    history: history::History,
+    /// The status the HTTP server reads.
+    snapshot: snapshot::SnapshotSide,
+    /// The HTTP server, with an http block.
+    web: Option<super::web::WebHandle>,
 }
 
 impl Engine {
@@ -184,6 +195,9 @@ impl Engine {
             priority_watch: PriorityWatch::default(),
             link: link::LinkSide::default(),
             handover: handover::HandoverSide::default(),
+            history: history::History::default(),
+            snapshot: snapshot::SnapshotSide::default(),
+            web: None,
             netlink,
             plan: Plan::new(&config::Config::default()),
             opts,
@@ -201,6 +215,7 @@ impl Engine {
         }
         engine.startup_at = Some(now + engine.plan.startup_delay);
         engine.start_link(&config)?;
+        engine.start_web(&config)?;
         engine.handover_setup(now);
         Ok(engine)
     }
@@ -210,6 +225,10 @@ impl Engine {
         let mut sigterm = signal(SignalKind::terminate())?;
         let mut sigint = signal(SignalKind::interrupt())?;
         let mut sighup = signal(SignalKind::hangup())?;
+        // keepalived's dump interface: SIGUSR1 .data, SIGUSR2 .stats, SIGRTMIN+2 .json.
+        let mut sigdata = signal(SignalKind::user_defined1())?;
+        let mut sigstats = signal(SignalKind::user_defined2())?;
+        let mut sigjson = signal(SignalKind::from_raw(crate::dump::json_signal()))?;
         let watchdog = sd::watchdog_period();
         let mut watchdog_tick =
             tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
@@ -224,10 +243,12 @@ impl Engine {
         loop {
             self.drain().await;
             self.publish_link();
+            self.refresh_snapshot(Instant::now());
             let deadline = [
                 self.node.next_deadline(),
                 self.startup_at,
                 self.handover.next_deadline(),
+                self.snapshot.next_deadline(),
             ]
             .into_iter()
             .flatten()
@@ -243,6 +264,9 @@ impl Engine {
                         error!("reload refused, the running configuration stays:\n{e}");
                     }
                 }
+                _ = sigdata.recv() => self.write_dump(crate::dump::DumpKind::Data),
+                _ = sigstats.recv() => self.write_dump(crate::dump::DumpKind::Stats),
+                _ = sigjson.recv() => self.write_dump(crate::dump::DumpKind::Json),
                 ev = self.rx.recv() => match ev {
                     Some(ev) => self.on_event(ev).await,
                     None => break,
@@ -322,6 +346,14 @@ impl Engine {
                     state_name(to),
                     reason.0
                 );
+                self.history.transition(
+                    &name,
+                    state_name(from),
+                    state_name(to),
+                    &reason.0,
+                    priority,
+                );
+                self.snapshot.mark();
                 if let Some(rt) = self.rt.get_mut(instance.0) {
                     rt.since = now;
                     rt.reason = reason.0;
@@ -410,6 +442,11 @@ impl Engine {
 
     async fn on_event(&mut self, ev: Event) {
         let now = Instant::now();
+        // A received or sent advert changes counters only: the periodic build shows
+        // them. Anything else may change what status shows.
+        if !matches!(ev, Event::Packet(..)) {
+            self.snapshot.mark();
+        }
         match ev {
             Event::Packet(key, pkt) => self.on_packet(now, key, pkt),
             Event::Track(t) => {
@@ -422,6 +459,7 @@ impl Engine {
             Event::Net(ev) => self.on_net(now, ev).await,
             Event::Hook(r) => {
                 log_hook(&r);
+                self.history.hook(&r);
                 self.note_hook(&r);
                 self.handover_hook(&r);
             }

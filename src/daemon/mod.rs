@@ -9,7 +9,8 @@
 //! Submodules: [`plan`] (configuration → what to run), [`engine`] (the one task that
 //! owns every instance), [`effects`] (ordered side effects: addresses, GARP, hooks), `reload`
 //! (what a reload moves on a master besides its virtual addresses), `unknown` (adverts for
-//! VRIDs no instance has), `vmac` (the macvlan interfaces of `use_vmac`).
+//! VRIDs no instance has), `vmac` (the macvlan interfaces of `use_vmac`), `web` (the HTTP
+//! server's listeners and connections, on a thread of its own).
 
 pub mod effects;
 pub mod engine;
@@ -20,6 +21,7 @@ mod reload;
 mod timer;
 mod unknown;
 mod vmac;
+mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -48,12 +50,34 @@ pub enum StartError {
     Other(#[from] anyhow::Error),
 }
 
+/// Catches SIGHUP, SIGUSR1, SIGUSR2 and the JSON dump signal with a handler that does
+/// nothing, so one that arrives before the engine's own handlers does not end baton.
+fn hold_signals() -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let ignored = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGUSR1,
+        signal_hook::consts::SIGUSR2,
+        crate::dump::json_signal(),
+    ] {
+        signal_hook::flag::register(sig, Arc::clone(&ignored))
+            .with_context(|| format!("catching signal {sig}"))?;
+    }
+    Ok(())
+}
+
 /// Runs the daemon in the foreground until it is told to stop.
 pub fn run(opts: Options) -> Result<(), StartError> {
     let loaded = config::load(&opts.config, &opts.load).map_err(StartError::Config)?;
     for d in &loaded.diagnostics {
         tracing::warn!("{d}");
     }
+    // From the moment the pid file names us, scripts may signal us (reload, the dump
+    // files); those signals' default action ends a process. Until the engine listens,
+    // they are caught and dropped.
+    hold_signals()?;
     if let Some(pid) = &opts.pid_file {
         std::fs::write(pid, format!("{}\n", std::process::id()))
             .with_context(|| format!("writing pid file {}", pid.display()))?;

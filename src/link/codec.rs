@@ -45,6 +45,9 @@ pub enum FrameType {
     Released,
     /// Version 2 on: [`super::message::Holding`].
     Holding,
+    /// Version 3 on: a data sync message (`crate::sync::message`), numbers 32 to 39.
+    /// The session passes its body through without reading it.
+    Sync(u16),
     Unknown(u16),
 }
 
@@ -61,7 +64,7 @@ impl FrameType {
             FrameType::ReleaseRequest => super::message::HANDOVER_RELEASE_REQUEST,
             FrameType::Released => super::message::HANDOVER_RELEASED,
             FrameType::Holding => super::message::HANDOVER_HOLDING,
-            FrameType::Unknown(n) => n,
+            FrameType::Sync(n) | FrameType::Unknown(n) => n,
         }
     }
 }
@@ -79,6 +82,7 @@ impl From<u16> for FrameType {
             super::message::HANDOVER_RELEASE_REQUEST => FrameType::ReleaseRequest,
             super::message::HANDOVER_RELEASED => FrameType::Released,
             super::message::HANDOVER_HOLDING => FrameType::Holding,
+            n if super::message::SYNC_IN_USE.contains(&n) => FrameType::Sync(n),
             n => FrameType::Unknown(n),
         }
     }
@@ -88,6 +92,7 @@ impl fmt::Display for FrameType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameType::Unknown(n) => write!(f, "unknown type {n}"),
+            FrameType::Sync(n) => write!(f, "Sync({n})"),
             known => write!(f, "{known:?}"),
         }
     }

@@ -13,8 +13,12 @@ use crate::proto;
 
 /// The link protocol versions this build speaks. Version 2 adds the handover frames
 /// ([`ReleaseRequest`], [`Released`]); with a peer that speaks only version 1 the session
-/// neither sends nor accepts them, and the two nodes hand over as if unlinked.
-pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 2 };
+/// neither sends nor accepts them, and the two nodes hand over as if unlinked. Version 3
+/// adds the data sync frames; with an older peer no directory is kept in step.
+pub const VERSIONS: VersionRange = VersionRange { min: 1, max: 3 };
+
+/// The first version with the data sync frames.
+pub const SYNC_VERSION: u16 = 3;
 
 /// The first version with the handover frames.
 pub const HANDOVER_VERSION: u16 = 2;
@@ -26,11 +30,10 @@ pub const HANDOVER_RELEASE_REQUEST: u16 = 16;
 pub const HANDOVER_RELEASED: u16 = 17;
 pub const HANDOVER_DONE: u16 = 18;
 pub const HANDOVER_HOLDING: u16 = 19;
-/// Frame type numbers held for data sync (manifest, generation offer, ack).
+/// Frame type numbers of data sync: 32 to 39 are in use from version 3 on (their bodies
+/// are `crate::sync::message`'s), the rest of the range is held.
 pub const DATA_SYNC_TYPES: RangeInclusive<u16> = 32..=47;
-pub const SYNC_MANIFEST: u16 = 32;
-pub const SYNC_OFFER: u16 = 33;
-pub const SYNC_ACK: u16 = 34;
+pub const SYNC_IN_USE: RangeInclusive<u16> = 32..=39;
 
 /// Protocol versions a node speaks, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -397,12 +400,12 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&hello).unwrap(),
-            r#"{"versions":{"min":1,"max":2},"node_id":"lb1","fingerprint":"AB:CD","baton_version":"0.1.0","capabilities":[]}"#
+            r#"{"versions":{"min":1,"max":3},"node_id":"lb1","fingerprint":"AB:CD","baton_version":"0.1.0","capabilities":[]}"#
         );
     }
 
     #[test]
-    fn reserved_ranges_hold_only_the_handover_types_in_use() {
+    fn reserved_ranges_hold_only_the_types_in_use() {
         use crate::link::codec::FrameType;
         assert_eq!(
             FrameType::from(HANDOVER_RELEASE_REQUEST),
@@ -419,7 +422,12 @@ mod tests {
             ]
             .contains(&n)
             {
-                assert_eq!(kind, FrameType::Unknown(n));
+                let want = if SYNC_IN_USE.contains(&n) {
+                    FrameType::Sync(n)
+                } else {
+                    FrameType::Unknown(n)
+                };
+                assert_eq!(kind, want);
             }
         }
     }

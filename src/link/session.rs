@@ -33,11 +33,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::codec::{
-    self, Decoder, Frame, FrameTooLarge, FrameType, LIMIT_BEFORE_TRUST, LIMIT_TRUSTED,
+    self, Decoder, Frame, FrameTooLarge, FrameType, LIMIT_BEFORE_TRUST, LIMIT_TRUSTED, encode,
 };
 use super::message::{
     Close, ConfigSummary, HANDOVER_VERSION, Heartbeat, Hello, HelloAck, Holding, ReleaseRequest,
-    Released, Status, Verdict,
+    Released, SYNC_IN_USE, SYNC_VERSION, Status, Verdict,
 };
 
 mod close;
@@ -128,6 +128,9 @@ pub struct Session {
     outbox: Vec<u8>,
     events: VecDeque<Event>,
     handover: VecDeque<HandoverMsg>,
+    /// Data sync frames received, for the driver to hand to the sync worker. The driver
+    /// takes them after every read, so this holds at most one read's worth.
+    sync: VecDeque<Frame>,
     /// Heartbeat offsets are measured from here, on our clock only.
     origin: Instant,
     version: Option<u16>,
@@ -160,6 +163,7 @@ impl Session {
             outbox: Vec::new(),
             events: VecDeque::new(),
             handover: VecDeque::new(),
+            sync: VecDeque::new(),
             origin: now,
             version: None,
             peer_hello: None,
@@ -210,6 +214,11 @@ impl Session {
     /// requests. Up with a version 1 peer is, for the handover, no link at all.
     pub fn speaks_handover(&self) -> bool {
         self.phase == Phase::Up && self.version.is_some_and(|v| v >= HANDOVER_VERSION)
+    }
+
+    /// Up, with a version that has the data sync frames.
+    pub fn speaks_sync(&self) -> bool {
+        self.phase == Phase::Up && self.version.is_some_and(|v| v >= SYNC_VERSION)
     }
 
     /// Bytes the driver read from the connection.
@@ -376,6 +385,21 @@ impl Session {
     #[must_use]
     pub fn poll_handover(&mut self) -> Option<HandoverMsg> {
         self.handover.pop_front()
+    }
+
+    /// Sends a data sync frame whose body the sync worker encoded. `false`: not sent (the
+    /// link is not up, the peer speaks no sync, or the body is over the frame limit).
+    pub fn send_sync(&mut self, kind: u16, body: &[u8]) -> bool {
+        if !self.speaks_sync() || !SYNC_IN_USE.contains(&kind) {
+            return false;
+        }
+        encode(&mut self.outbox, FrameType::Sync(kind), 0, body).is_ok()
+    }
+
+    /// The next data sync frame the peer sent; its body is unread.
+    #[must_use]
+    pub fn poll_sync(&mut self) -> Option<Frame> {
+        self.sync.pop_front()
     }
 
     /// Ends the session on our side, telling the peer why.

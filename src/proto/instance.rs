@@ -128,6 +128,20 @@ impl Instance {
         self.timers.next()
     }
 
+    /// The priority of the master last heard, while BACKUP.
+    pub(crate) fn master_priority(&self) -> Option<u8> {
+        if self.state == State::Backup {
+            self.master_priority
+        } else {
+            None
+        }
+    }
+
+    /// v3: the interval learned from the master's adverts; v2: the configured one.
+    pub(crate) fn master_advert_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+
     /// keepalived accepts `nopreempt` only with `state BACKUP`; an operator override wins.
     fn may_preempt(&self) -> bool {
         match self.operator {
@@ -182,6 +196,9 @@ impl Instance {
     fn transition(&mut self, to: State, reason: &str, out: &mut VecDeque<Action>) {
         let from = self.state;
         self.state = to;
+        if from == State::Master && to != State::Master {
+            self.stats.released_master += 1;
+        }
         out.push_back(Action::Transition {
             instance: self.id,
             from,

@@ -26,6 +26,9 @@ mod node;
 mod priority;
 mod timer;
 
+#[cfg(test)]
+mod tests;
+
 pub use node::Node;
 
 /// Index of an instance inside its [`Node`], in the order the instances were given.
@@ -252,4 +255,7 @@ pub struct Stats {
     pub type_errors: u64,
     pub source_errors: u64,
     pub became_master: u64,
+    /// Times the instance left MASTER, for any reason (keepalived's "Released master").
+    #[serde(default)]
+    pub released_master: u64,
 }

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::group::{self, Group};
 use super::instance::Instance;
@@ -245,6 +245,23 @@ impl Node {
     /// Panics if `id` is out of range.
     pub fn stats(&self, id: InstanceId) -> &Stats {
         &self.instances[id.0].stats
+    }
+
+    /// The priority in the current master's adverts, while BACKUP and once heard.
+    /// Panics if `id` is out of range.
+    pub fn master_priority(&self, id: InstanceId) -> Option<u8> {
+        self.instances[id.0].master_priority()
+    }
+
+    /// The master's advert interval as this instance uses it (v3 learns it from the
+    /// master's adverts; v2 always uses its own). Panics if `id` is out of range.
+    pub fn master_advert_interval(&self, id: InstanceId) -> Duration {
+        self.instances[id.0].master_advert_interval()
+    }
+
+    /// The earliest deadline of this one instance. Panics if `id` is out of range.
+    pub fn instance_deadline(&self, id: InstanceId) -> Option<Instant> {
+        self.instances[id.0].next_deadline()
     }
 
     /// The members of `id`'s group, or just `id`.

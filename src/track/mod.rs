@@ -74,6 +74,9 @@ impl Tracker {
                 consecutive: 0,
                 runs: 0,
                 disabled: None,
+                running: false,
+                last_duration: None,
+                total_duration: std::time::Duration::ZERO,
             }));
             scripts.push(Arc::clone(&report));
             tasks.push(tokio::spawn(script::run(

@@ -16,7 +16,7 @@
 //! which is what keepalived does with it.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::MissedTickBehavior;
@@ -58,6 +58,11 @@ pub struct ScriptReport {
     pub runs: u64,
     /// Why the script is not run at all, if it is disabled.
     pub disabled: Option<String>,
+    /// A run is going on now.
+    pub running: bool,
+    pub last_duration: Option<Duration>,
+    /// Every run's duration, summed.
+    pub total_duration: Duration,
 }
 
 /// The rise/fall counter, pure so it can be tested without processes.
@@ -155,6 +160,10 @@ pub(crate) async fn run(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        if let Ok(mut r) = report.lock() {
+            r.running = true;
+        }
+        let began = Instant::now();
         let outcome = match program.spawn(&[]) {
             Ok(running) => running.wait_timeout(spec.timeout).await,
             Err(e) => RunOutcome::NotStarted(e.to_string()),
@@ -175,6 +184,10 @@ pub(crate) async fn run(
             r.last_at = Some(SystemTime::now());
             r.runs += 1;
             r.status = status_of(rf.is_up());
+            r.running = false;
+            let took = began.elapsed();
+            r.last_duration = Some(took);
+            r.total_duration += took;
         }
         if let Some(up) = changed {
             tracing::info!(script = %spec.name, up, "vrrp_script changed state");

@@ -72,6 +72,7 @@ fn link_block_reads_into_the_model_with_fingerprints_in_canonical_form() {
         state_dir: Some("/srv/baton".into()),
         heartbeat: Some(Duration::from_millis(500)),
         dead_after: Some(Duration::from_millis(2500)),
+        ..LinkConf::default()
     };
     assert_eq!(link, Some(expected));
 }

@@ -226,6 +226,21 @@ pub struct Opts {
     /// a tracks a second file with `weight -20` ([`Pair::weight_file`]): while it is
     /// missing a's priority is 80, below b's 90.
     pub weight: bool,
+    /// Lines for both nodes' link block (linked pairs).
+    pub link: Vec<String>,
+    /// Each node in a mount namespace of its own with `root-a` / `root-b` of the
+    /// cluster's dir bound on its `mnt`: one path, two directories ([`sync_root`]).
+    pub own_mounts: bool,
+    /// With `own_mounts`: b's root is a tmpfs of this size (e.g. "16m").
+    pub small_b: Option<&'static str>,
+    /// More lines for a's vrrp_instance (another hook, say).
+    pub a_extra: Vec<String>,
+}
+
+/// Where node `i`'s own view of the pair's `mnt` lives on the host (with
+/// [`Opts::own_mounts`]).
+pub fn sync_root(c: &Cluster, i: usize) -> PathBuf {
+    c.path(&format!("root-{}", NAMES[i]))
 }
 
 /// The guide's pair, a serving: see [`pair_with`].
@@ -245,6 +260,25 @@ pub fn pair_with(test: &str, adv: &str, version: u8, linked: bool, opts: &Opts) 
     let weight_file = c.path("a-weight");
     std::fs::write(&weight_file, "").expect("weight file");
     let interval = if adv == "1" { "1" } else { "0.1" };
+    if opts.own_mounts {
+        let mnt = c.path("mnt");
+        std::fs::create_dir_all(&mnt).expect("mount point");
+        for i in [A, B] {
+            let root = sync_root(&c, i);
+            std::fs::create_dir_all(&root).expect("node root");
+            if let (B, Some(size)) = (i, opts.small_b) {
+                let ok = std::process::Command::new("mount")
+                    .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                    .arg(&root)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                assert!(ok, "mount a tmpfs on {}", root.display());
+                c.mounts.push(root.clone());
+            }
+            std::fs::create_dir_all(root.join("data")).expect("node data");
+            c.binds.insert(i, (root, mnt.clone()));
+        }
+    }
     for i in [A, B] {
         let me = NAMES[i];
         let mut inst = if i == A {
@@ -259,6 +293,9 @@ pub fn pair_with(test: &str, adv: &str, version: u8, linked: bool, opts: &Opts) 
         inst.nopreempt = i == B && !opts.both_master;
         inst.unicast = Some((addrs[i].clone(), vec![addrs[1 - i].clone()]));
         inst.extra = service_hooks(&c, me);
+        if i == A {
+            inst.extra.extend(opts.a_extra.iter().cloned());
+        }
         let scripts = if i == A {
             inst.track_scripts = vec!["healthy".into()];
             let mut s = file_check("healthy", &check_file, interval, "");
@@ -274,6 +311,11 @@ pub fn pair_with(test: &str, adv: &str, version: u8, linked: bool, opts: &Opts) 
         if linked {
             let state = c.path(&format!("state-{me}"));
             let mut bc = link_conf(&addrs[i], &addrs[1 - i], &state);
+            if !opts.link.is_empty() {
+                let mnt = c.path("mnt").display().to_string();
+                let extra = opts.link.join("\n    ").replace("{mnt}", &mnt);
+                bc = bc.replacen("\n}\n", &format!("\n    {extra}\n}}\n"), 1);
+            }
             if !opts.global.is_empty() {
                 bc.push_str(&format!(
                     "global {{\n    {}\n}}\n",

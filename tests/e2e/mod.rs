@@ -25,6 +25,10 @@ use serde_json::Value;
 use crate::common::netns::{TestNet, wait_for};
 
 pub mod handover;
+#[allow(dead_code)] // each test binary uses some of it
+pub mod sync;
+pub mod sync_peer;
+pub mod web;
 
 /// Generous deadline for anything the protocol should do within a few intervals.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -50,6 +54,9 @@ pub struct Daemon {
     /// baton's own file, passed as `--baton-conf` on every (re)start; `None`: not passed.
     pub baton_conf: Option<PathBuf>,
     env: Vec<(String, String)>,
+    /// Runs in a mount namespace of its own with SRC bound on DST: two nodes on one
+    /// host each see their own directory at the same path (data sync tests).
+    bind: Option<(PathBuf, PathBuf)>,
     child: Option<Child>,
 }
 
@@ -62,7 +69,14 @@ impl Daemon {
             .open(&self.log)
             .expect("daemon log file");
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns, BATON, "run", "-f"])
+        cmd.args(["netns", "exec", &self.ns]);
+        if let Some((src, dst)) = &self.bind {
+            let script = "mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\"";
+            cmd.args(["unshare", "-m", "sh", "-c", script, "sh"])
+                .arg(src)
+                .arg(dst);
+        }
+        cmd.args([BATON, "run", "-f"])
             .arg(&self.conf)
             .arg("--socket")
             .arg(&self.socket)
@@ -272,6 +286,21 @@ pub struct Cluster {
     pub daemons: Vec<Daemon>,
     pub net: TestNet,
     pub dir: tempfile::TempDir,
+    /// Per node: a directory bound over a path in the daemon's own mount namespace.
+    pub binds: std::collections::HashMap<usize, (PathBuf, PathBuf)>,
+    /// Filesystems a test mounted under `dir`, unmounted when the cluster goes.
+    pub mounts: Vec<PathBuf>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for d in &mut self.daemons {
+            d.kill();
+        }
+        for m in self.mounts.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(m).status();
+        }
+    }
 }
 
 impl Cluster {
@@ -286,6 +315,8 @@ impl Cluster {
             daemons: Vec::new(),
             net,
             dir,
+            binds: Default::default(),
+            mounts: Vec::new(),
         };
         c.write_script("hook.sh", &hook_script(&c.hook_log(), 0));
         c
@@ -359,6 +390,7 @@ impl Cluster {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            bind: self.binds.get(&node).cloned(),
             child: None,
         };
         d.spawn();

@@ -115,6 +115,45 @@ pub const LINK_STATEMENTS: &[LinkStatement] = &[
               the link, so this changes what baton reports, not when a backup takes over.",
         read: read_dead_after,
     },
+    LinkStatement {
+        name: "sync_dir",
+        usage: "sync_dir PATH instance NAME | sync_dir PATH group NAME",
+        default: "none",
+        repeatable: true,
+        doc: "A directory kept in step with the linked peers, such as a service's \
+              configuration and data (/opt/neuronex/data). The node whose service for the \
+              vrrp_instance (or vrrp_sync_group) NAME runs is the source: a change there \
+              reaches the peers within about a second. A peer whose service is stopped \
+              holds a copy, replaced only as a whole: each new generation is built beside \
+              the directory and switched in with one atomic rename, never while the \
+              peer's own service runs. Files, directories, symbolic links (as links), \
+              permissions, owners and modification times follow; so do deletions. A file \
+              changed on the copy's node and replaced by the source's generation is moved \
+              aside under state_dir/sync/, never lost. PATH must be absolute; both nodes \
+              must write the same PATH. Give one sync_dir per directory.",
+        read: super::sync::read_sync_dir,
+    },
+    LinkStatement {
+        name: "sync_interval",
+        usage: "sync_interval SECONDS",
+        default: "60",
+        repeatable: false,
+        doc: "Interval, 1 to 86400 seconds, of the full compare of every sync_dir \
+              between the nodes, on top of the changes inotify reports as they happen: \
+              what inotify misses (a lost event, a tree over fs.inotify.max_user_watches) \
+              is found at the next compare.",
+        read: super::sync::read_sync_interval,
+    },
+    LinkStatement {
+        name: "sync_max_file_size",
+        usage: "sync_max_file_size BYTES",
+        default: "1073741824 (1 GiB)",
+        repeatable: false,
+        doc: "The largest file, in bytes (a suffix K, M or G multiplies by 1024s), a \
+              peer may send into a sync_dir. A generation with a larger file is refused \
+              as a whole and the copy keeps the previous one.",
+        read: super::sync::read_sync_max_file_size,
+    },
 ];
 
 /// What the checks against keepalived.conf need to know about the link block.
@@ -127,12 +166,14 @@ pub struct LinkRefs {
     /// Whether a `listen` statement is written, good or not (a bad one has its own
     /// error; "no listen address" would only confuse).
     pub listen_written: bool,
+    /// Each sync_dir: its index in `sync_dirs` and where its NAME is written.
+    pub sync_targets: Vec<(usize, Loc)>,
 }
 
 /// The block being read, with where each thing was first given.
 #[derive(Default)]
-struct Link {
-    conf: LinkConf,
+pub(super) struct Link {
+    pub(super) conf: LinkConf,
     /// Single-value statements given so far.
     set_at: HashMap<&'static str, Loc>,
     listen_at: HashMap<IpAddr, Loc>,
@@ -142,6 +183,7 @@ struct Link {
     /// at the block's end.
     heartbeat_at: Option<Loc>,
     dead_after_at: Option<Loc>,
+    pub(super) sync_at: Vec<(PathBuf, Loc, Loc)>,
 }
 
 /// `link { ... }` into `conf.link`.
@@ -202,10 +244,14 @@ pub(super) fn read_link(r: &mut Reader, n: &Node, conf: &mut BatonConf) {
             r.err(loc, msg);
         }
     }
+    super::sync::check_dirs(r, &l);
     r.refs.link = Some(LinkRefs {
         at: n.loc().clone(),
         peers: l.peers_at,
         listen_written: n.body().iter().any(|s| s.name() == "listen"),
+        sync_targets: (l.sync_at.iter().enumerate())
+            .map(|(i, (_, _, name))| (i, name.clone()))
+            .collect(),
     });
     conf.link = Some(l.conf);
 }
@@ -243,6 +289,7 @@ pub fn check_link(refs: &Refs, config: &Config, diags: &mut Vec<Diagnostic>) {
     let (Some(refs), Some(conf)) = (&refs.link, &config.baton.link) else {
         return;
     };
+    super::sync::check_targets(refs, conf, config, diags);
     if !conf.listen.is_empty() || refs.listen_written {
         return;
     }
@@ -280,7 +327,7 @@ pub fn check_link(refs: &Refs, config: &Config, diags: &mut Vec<Diagnostic>) {
 }
 
 /// "line N" for a place in the same file as `here`, else the whole `file:line:col`.
-fn where_(first: &Loc, here: &Loc) -> String {
+pub(super) fn where_(first: &Loc, here: &Loc) -> String {
     if first.file == here.file {
         format!("line {}", first.line)
     } else {
@@ -289,7 +336,7 @@ fn where_(first: &Loc, here: &Loc) -> String {
 }
 
 /// The one value of a single-value statement.
-fn one_value<'n>(r: &mut Reader, n: &'n Node, what: &str) -> Option<&'n Token> {
+pub(super) fn one_value<'n>(r: &mut Reader, n: &'n Node, what: &str) -> Option<&'n Token> {
     match n.args.as_slice() {
         [] => {
             r.err(n.loc(), format!("{} needs {what}", n.name()));

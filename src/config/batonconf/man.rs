@@ -1,9 +1,10 @@
 //! baton.conf(5), written in roff (man(7) macros) from the loader's tables: [`BLOCKS`],
-//! [`SETTINGS`] and [`LINK_STATEMENTS`], so the page lists exactly what the loader reads.
+//! [`SETTINGS`], [`LINK_STATEMENTS`] and [`HTTP_STATEMENTS`], so the page lists exactly
+//! what the loader reads.
 
 use std::io::{self, Write};
 
-use super::{BLOCKS, Kind, LINK_STATEMENTS, SETTINGS};
+use super::{BLOCKS, HTTP_STATEMENTS, Kind, LINK_STATEMENTS, SETTINGS};
 use crate::config::keywords::esc;
 
 const MAN_INTRO: &[&str] = &[
@@ -34,6 +35,17 @@ const PAIR_A: &str = "link {
 const PAIR_B: &str = "link {
     listen 192.168.10.2
     peer 192.168.10.1 fingerprint A5:4D:CA:18:25:30:BB:1D:6D:13:2C:DE:D6:23:7B:2E:D9:1E:3F:72:1F:CB:19:71:17:44:94:D6:49:3C:9D:5C
+}";
+
+const HTTP_INTRO: &[&str] = &[
+    "The statements of the http block. The server only reads: no request changes anything, and it never delays VRRP (it runs on a thread of its own and reads a status snapshot the daemon publishes at most every second, sooner after a change).",
+    "GET /metrics answers in the Prometheus text format 0.0.4: the series of the community keepalived exporter, under its names, labels and values (keepalived_up, keepalived_vrrp_state, keepalived_advertisements_received_total, ...), the older names its bundled Grafana dashboard queries, and baton's own series (baton_...). GET /status answers the JSON that baton status --json prints; GET / the status page. HEAD works on each. A request head over 8 KiB, more than 64 header lines, a head not complete within 5 seconds, a malformed request or a method other than GET and HEAD gets an HTTP error; at most 64 connections are served at once and more are answered 503.",
+    "A reload that changes the block rebinds the server; if a new address cannot be bound (the port is taken), the running server stays as it was and the log says why. At start, a server that cannot listen is logged as an error and baton runs without it: monitoring does not stop failover.",
+];
+
+const HTTP_EXAMPLE: &str = "http {
+    listen 127.0.0.1
+    listen 192.168.10.1
 }";
 
 /// The handover, as the man page tells it (docs/link-design.md has the whole design).
@@ -91,6 +103,23 @@ pub fn write_man_page(w: &mut dyn Write, version: &str) -> io::Result<()> {
         };
         writeln!(w, "{} {once} Default: {}.", esc(s.doc), esc(s.default))?;
     }
+    writeln!(w, ".SH HTTP")?;
+    for (i, p) in HTTP_INTRO.iter().enumerate() {
+        if i > 0 {
+            writeln!(w, ".PP")?;
+        }
+        writeln!(w, "{}", esc(p))?;
+    }
+    for s in HTTP_STATEMENTS {
+        let (name, args) = s.usage.split_once(' ').unwrap_or((s.usage, ""));
+        writeln!(w, ".TP\n\\fB{}\\fR {}", esc(name), esc(args))?;
+        let once = if s.repeatable {
+            "Repeatable."
+        } else {
+            "At most once."
+        };
+        writeln!(w, "{} {once} Default: {}.", esc(s.doc), esc(s.default))?;
+    }
     writeln!(w, ".SH HANDOVER")?;
     for (i, p) in HANDOVER.iter().enumerate() {
         if i > 0 {
@@ -113,6 +142,15 @@ pub fn write_man_page(w: &mut dyn Write, version: &str) -> io::Result<()> {
     writeln!(
         w,
         "Each file pins the other node's fingerprint, which baton identity prints on that node (a node makes its identity when it first starts with a link block). Each node then trusts the other without an approval step, and refuses another key from that address. Without the fingerprints, the nodes connect and wait as pending until baton peer approve FP is run on each. The port is the default, 7411; if keepalived.conf's instances have unicast_src_ip 192.168.10.1 and 192.168.10.2, the listen lines may be left out."
+    )?;
+    writeln!(
+        w,
+        ".PP\nThe HTTP server on this host and on the node's address 192.168.10.1, port 9165:"
+    )?;
+    writeln!(w, ".EX\n{}\n.EE", esc(HTTP_EXAMPLE))?;
+    writeln!(
+        w,
+        ".PP\nPrometheus then scrapes http://192.168.10.1:9165/metrics, where a scrape job for the keepalived exporter already points."
     )?;
     writeln!(w, ".SH FILES")?;
     writeln!(w, ".TP\n.B /etc/baton/baton.conf")?;
@@ -184,5 +222,20 @@ mod tests {
             page.contains("peer 192.168.10.2 fingerprint 34:60:BE"),
             "{page}"
         );
+    }
+
+    #[test]
+    fn man_page_lists_every_http_statement_with_its_default() {
+        let page = page();
+        let http = &page[page.find(".SH HTTP").unwrap()..page.find(".SH HANDOVER").unwrap()];
+        for s in HTTP_STATEMENTS {
+            assert!(http.contains(&format!("\\fB{}\\fR", s.name)), "{}", s.name);
+            assert!(
+                http.contains(&format!("Default: {}.", esc(s.default))),
+                "{}",
+                s.name
+            );
+        }
+        assert!(page.contains("listen 192.168.10.1\n}"), "{page}");
     }
 }

@@ -24,6 +24,8 @@ fn ours(name: &str, state: &str, eff: u8, base: u8) -> InstanceStatus {
         last_reason: "x".into(),
         operator: None,
         stats: Default::default(),
+        excluded_addresses: vec![],
+        transitions: vec![],
     }
 }
 
@@ -73,6 +75,10 @@ fn node(link: LinkView) -> Status {
         unknown_vrids: vec![],
         link,
         handover: vec![],
+        sync: vec![],
+        scripts: vec![],
+        hooks: vec![],
+        hook_counts: vec![],
     }
 }
 

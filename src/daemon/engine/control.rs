@@ -83,7 +83,7 @@ impl Engine {
         }
     }
 
-    fn status(&self, now: Instant) -> Status {
+    pub(super) fn status(&self, now: Instant) -> Status {
         let instances = self
             .plan
             .instances
@@ -118,6 +118,10 @@ impl Engine {
                     last_reason: rt.reason.clone(),
                     operator: rt.operator.map(str::to_string),
                     stats: self.node.stats(id).clone(),
+                    excluded_addresses: (p.excluded_addresses.iter())
+                        .map(|a| format!("{}/{}", a.address, a.prefix_len))
+                        .collect(),
+                    transitions: self.history.transitions(&p.name, now),
                 }
             })
             .collect();
@@ -154,6 +158,13 @@ impl Engine {
             unknown_vrids: self.unknown.view(now),
             link: self.link_status(now),
             handover: self.handover_status(now),
+            sync: self.sync_status(),
+            scripts: (self.tracker.iter())
+                .flat_map(|t| t.script_reports())
+                .map(super::history::script_view)
+                .collect(),
+            hooks: self.history.hooks(now),
+            hook_counts: self.history.counts(),
             tracks: self
                 .track_state
                 .iter()

@@ -30,6 +30,9 @@ use super::super::effects::Effect;
 use super::super::plan::Plan;
 use super::{Engine, Event, log_hook, notify_of};
 
+mod sync;
+use sync::sync_gate_open;
+
 /// What a notify is about, as the node's actions name it.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Scope {
@@ -49,6 +52,11 @@ struct Machine {
     done: u64,
     /// A leaving hook was killed at its timeout since the last release.
     killed: bool,
+    /// `handover_timeout`, which also bounds the wait for a synced directory.
+    timeout: Duration,
+    /// MASTER hooks may start but wait, until this instant at most, for a newer
+    /// generation of a synced directory that is on its way from the peer.
+    gate: Option<Instant>,
 }
 
 /// The engine's handover state.
@@ -59,6 +67,8 @@ pub(super) struct HandoverSide {
     of_instance: Vec<Option<String>>,
     /// Linked peers, and whether each speaks the handover.
     peers: HashMap<IpAddr, bool>,
+    /// What the sync worker was last told of each target's service.
+    serving_sent: Option<BTreeMap<String, bool>>,
 }
 
 impl HandoverSide {
@@ -92,7 +102,8 @@ impl HandoverSide {
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.machines
             .values()
-            .filter_map(|m| m.hand.next_deadline())
+            .flat_map(|m| [m.hand.next_deadline(), m.gate])
+            .flatten()
             .min()
     }
 
@@ -146,6 +157,7 @@ impl Engine {
             let machine = match old.remove(&name) {
                 Some(mut m) => {
                     m.hand.set_times(now, timeout, mdi);
+                    m.timeout = timeout;
                     m
                 }
                 None => {
@@ -167,6 +179,8 @@ impl Engine {
                         sealed: 0,
                         done: 0,
                         killed: false,
+                        timeout,
+                        gate: None,
                     }
                 }
             };
@@ -358,7 +372,12 @@ impl Engine {
 
     pub(super) fn handover_timers(&mut self, now: Instant) {
         let due: Vec<String> = (self.handover.machines.iter())
-            .filter(|(_, m)| m.hand.next_deadline().is_some_and(|t| t <= now))
+            .filter(|(_, m)| {
+                [m.hand.next_deadline(), m.gate]
+                    .iter()
+                    .flatten()
+                    .any(|&t| t <= now)
+            })
             .map(|(n, _)| n.clone())
             .collect();
         for name in due {
@@ -473,15 +492,23 @@ impl Engine {
             }
         }
         // Held notifies go out once the mastership's hooks may start (also a member
-        // that entered MASTER after its group started).
+        // that entered MASTER after its group started), and a newer copy of the
+        // target's synced directories on its way from the peer has arrived.
+        let catching_up = self.link_sync_catching_up(key);
         let Some(m) = self.handover.machines.get_mut(key) else {
             return;
         };
-        if m.hand.started() && !m.held.is_empty() {
+        if m.hand.started() && !m.held.is_empty() && sync_gate_open(m, key, catching_up, now) {
             for (target, priority) in std::mem::take(&mut m.held) {
                 self.send_notify(target, hooks::Notify::Master, priority, None);
             }
         }
+        if let Some(m) = self.handover.machines.get_mut(key)
+            && m.held.is_empty()
+        {
+            m.gate = None;
+        }
+        self.sync_publish();
     }
 
     /// What `baton status` shows of each target's handover, when there is a link.

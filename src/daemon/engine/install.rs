@@ -49,6 +49,7 @@ impl Engine {
         self.drain().await;
         self.move_vmac_changes(vmacs_before);
         self.reload_link(&loaded.config);
+        self.reload_web(&loaded.config);
         info!(
             instances = self.plan.instances.len(),
             "configuration reloaded"
@@ -99,6 +100,8 @@ impl Engine {
                 })
             })
             .collect();
+        let plan = &self.plan;
+        (self.history).retain_instances(|name| plan.position(name).is_some());
         self.bind_all().await;
 
         let configs = self.proto_configs();

@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::config;
 use crate::control::{LinkView, PeerView, Request, Response, VrrpSeen};
-use crate::hooks::{HookPhase, HookReport, RunOutcome, Target};
+use crate::hooks::{HookPhase, HookReport, Target};
 use crate::link::compare;
 use crate::link::message::{self, ConfigSummary, HookResult, InstanceStatus, TrackedState};
 use crate::link::session::HandoverMsg;
@@ -97,6 +97,7 @@ impl Engine {
             LinkReport::Up { peer, handover } => self.handover_link(now, peer, Some(handover)),
             LinkReport::Down { peer } => self.handover_link(now, peer, None),
             LinkReport::Handover { peer, msg } => self.handover_message(now, peer, msg),
+            LinkReport::SyncCaughtUp => self.handover_repump(now),
         }
     }
 
@@ -110,6 +111,25 @@ impl Engine {
         if let Some(h) = &self.link.handle {
             h.handover(msg);
         }
+    }
+
+    pub(super) fn link_sync_serving(&self, serving: std::collections::BTreeMap<String, bool>) {
+        if let Some(h) = &self.link.handle {
+            h.sync_serving(serving);
+        }
+    }
+
+    pub(super) fn link_sync_catching_up(&self, target: &str) -> bool {
+        (self.link.handle.as_ref()).is_some_and(|h| h.sync_catching_up(target))
+    }
+
+    /// The synced directories, for `baton status`.
+    pub(super) fn sync_status(&self) -> Vec<crate::sync::DirStatus> {
+        self.link
+            .handle
+            .as_ref()
+            .map(LinkHandle::sync_status)
+            .unwrap_or_default()
     }
 
     /// Something a peer would want to know changed; it is published before the engine
@@ -173,7 +193,7 @@ impl Engine {
             HookPhase::Started { .. } => rt.running = Some(label),
             HookPhase::Finished { outcome } => {
                 rt.running = None;
-                rt.last = Some((label, outcome_text(outcome), Instant::now()));
+                rt.last = Some((label, super::history::outcome_text(outcome), Instant::now()));
             }
             HookPhase::Refused { reason } => {
                 rt.last = Some((label, format!("not run: {reason}"), Instant::now()));
@@ -301,15 +321,5 @@ impl Engine {
             config,
             built: now,
         }
-    }
-}
-
-fn outcome_text(o: &RunOutcome) -> String {
-    match o {
-        RunOutcome::Exited(c) => format!("exit {c}"),
-        RunOutcome::Signaled(s) => format!("signal {s}"),
-        RunOutcome::TimedOut => "timeout".into(),
-        RunOutcome::Obsolete => "obsolete".into(),
-        RunOutcome::NotStarted(why) => format!("not started: {why}"),
     }
 }

@@ -3,8 +3,9 @@
 //! A connection runs in a task of its own on the link's thread. It feeds what it reads to
 //! the session, writes what the session wants sent (each batch in one write, with
 //! `TCP_NODELAY`), wakes at the session's deadlines, and tells the hub what happened.
-//! A peer that stops reading only blocks this task: a write that does not drain within
-//! the dead time closes the connection.
+//! A peer that stops reading only blocks this connection's writer: a write that does not
+//! drain within the dead time closes the connection. Data sync frames pass through to the
+//! sync worker and back; their credit window bounds what waits ahead of a heartbeat.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::timeout;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
@@ -22,6 +23,8 @@ use crate::link::identity::{Fingerprint, Identity};
 use crate::link::message::Hello;
 use crate::link::session::{self, CloseReason, HandoverMsg, Phase, Session, SessionConfig};
 use crate::link::tls;
+use crate::sync::message as sync_message;
+use crate::sync::{SyncHandle, SyncIn};
 
 /// What a connection tells the hub.
 #[derive(Debug)]
@@ -76,6 +79,7 @@ pub(super) struct Env {
     pub shared: super::state::SharedState,
     pub local: watch::Receiver<Arc<LocalView>>,
     pub next_id: Arc<AtomicU64>,
+    pub sync: SyncHandle,
 }
 
 impl Env {
@@ -189,9 +193,13 @@ fn keepalive(tcp: &TcpStream, idle: Duration) {
 }
 
 /// The session over an established TLS stream. Returns whether the link came up.
-async fn run<S>(env: &Env, mut stream: S, addr: IpAddr, dialed: bool, fp: Fingerprint) -> bool
+///
+/// Reading and writing run apart: a writer task takes the session's bytes in order, so a
+/// long write (file data of a sync, to a slow peer) never stops this task from reading
+/// the peer's frames, and two nodes that both send at once cannot block each other.
+async fn run<S>(env: &Env, stream: S, addr: IpAddr, dialed: bool, fp: Fingerprint) -> bool
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let id = env.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -202,6 +210,13 @@ where
         fingerprint: fp,
         tx,
     });
+    let (mut reader, writer) = tokio::io::split(stream);
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (stall_tx, mut stall_rx) = oneshot::channel::<()>();
+    let writer = tokio::spawn(write_out(writer, out_rx, stall_tx, env.dead_after));
+    let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<(u16, Vec<u8>)>();
+    let mut sync_up = false;
+    let mut window = Window::default();
     let mut local = env.local.clone();
     let now = Instant::now();
     let mut session = Session::new(
@@ -215,24 +230,11 @@ where
     );
     feed_local(&mut session, &local.borrow_and_update(), now, true);
     let mut was_up = false;
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
     let mut stalled = false;
     loop {
-        while let Some(out) = session.poll_transmit() {
-            let write = async {
-                stream.write_all(&out).await?;
-                stream.flush().await
-            };
-            match timeout(env.dead_after, write).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => session.handle_eof(),
-                Err(_) => {
-                    // The peer stopped reading: nothing more can be said to it.
-                    env.refused(Some(addr), "write_stalled", String::new());
-                    stalled = true;
-                    session.handle_eof();
-                }
-            }
+        if let Some(out) = session.poll_transmit() {
+            let _ = out_tx.send(out);
         }
         while let Some(event) = session.poll_event() {
             was_up |= matches!(event, session::Event::Up { .. });
@@ -240,6 +242,28 @@ where
         }
         while let Some(msg) = session.poll_handover() {
             let _ = env.hub.send(FromConn::Handover { id, msg });
+        }
+        if !sync_up && session.speaks_sync() {
+            sync_up = true;
+            env.sync.send(SyncIn::PeerUp {
+                conn: id,
+                addr,
+                outbox: sync_tx.clone(),
+            });
+        }
+        while let Some(frame) = session.poll_sync() {
+            let kind = frame.kind.number();
+            if !window.inbound(kind, frame.body.len()) {
+                // File data past what we allowed: dropped here, so what waits for the
+                // worker stays within the window, and the worker ends the transfer.
+                env.sync.send(SyncIn::OverWindow { conn: id });
+                continue;
+            }
+            env.sync.send(SyncIn::Frame {
+                conn: id,
+                kind,
+                body: frame.body,
+            });
         }
         {
             let mut shared = env.shared.lock();
@@ -255,7 +279,10 @@ where
         }
         let deadline = session.next_deadline();
         tokio::select! {
-            read = stream.read(&mut buf) => {
+            // Reading first: what the peer sent is taken before our own replies (the
+            // window's credit among them) go out.
+            biased;
+            read = reader.read(&mut buf) => {
                 let now = Instant::now();
                 match read {
                     Ok(0) => session.handle_eof(),
@@ -282,18 +309,96 @@ where
                     feed_local(&mut session, &local.borrow_and_update(), Instant::now(), true);
                 }
             }
+            Some((kind, body)) = sync_rx.recv() => {
+                window.outbound(kind, &body);
+                session.send_sync(kind, &body);
+            }
+            _ = &mut stall_rx, if !stalled => {
+                // The peer stopped reading (or the connection broke under a write):
+                // nothing more can be said to it.
+                stalled = true;
+                env.refused(Some(addr), "write_stalled", String::new());
+                session.handle_eof();
+            }
         }
     }
-    // The Close frame, if the session queued one, then the TLS close_notify.
-    if let Some(out) = session.poll_transmit().filter(|_| !stalled) {
-        let _ = timeout(Duration::from_millis(500), stream.write_all(&out)).await;
+    if sync_up {
+        env.sync.send(SyncIn::PeerDown { conn: id });
     }
-    let _ = timeout(Duration::from_millis(500), stream.shutdown()).await;
+    // The Close frame, if the session queued one, then the TLS close_notify: the writer
+    // sends what it holds and shuts its half down when the channel closes.
+    if let Some(out) = session.poll_transmit().filter(|_| !stalled) {
+        let _ = out_tx.send(out);
+    }
+    drop(out_tx);
+    if stalled {
+        writer.abort();
+    } else if timeout(Duration::from_millis(500), writer).await.is_err() {
+        // The writer's own timeout ends it; it is not waited for longer.
+    }
     while let Some(event) = session.poll_event() {
         let _ = env.hub.send(FromConn::Event { id, event });
     }
     let _ = env.hub.send(FromConn::Ended { id });
     was_up
+}
+
+/// What a peer may send us of file data on this connection: a window for each transfer
+/// we asked for, and every credit we handed to the writer since. An honest source stays
+/// within it (it can only act on credit we have sent); what goes past is dropped.
+#[derive(Debug, Default)]
+struct Window {
+    allowed: u64,
+    received: u64,
+}
+
+impl Window {
+    fn outbound(&mut self, kind: u16, body: &[u8]) {
+        match kind {
+            sync_message::WANT => self.allowed = self.allowed.saturating_add(sync_message::WINDOW),
+            sync_message::CREDIT => {
+                if let Ok(sync_message::Msg::Credit(c)) = sync_message::decode(kind, body) {
+                    self.allowed = self.allowed.saturating_add(c.bytes);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a frame read from the peer is within the window.
+    fn inbound(&mut self, kind: u16, len: usize) -> bool {
+        if kind != sync_message::DATA {
+            return true;
+        }
+        let data = (len as u64).saturating_sub(sync_message::DATA_HEADER as u64);
+        if self.received.saturating_add(data) > self.allowed {
+            return false;
+        }
+        self.received += data;
+        true
+    }
+}
+
+/// Writes each buffer in order, each in one write; a write that does not drain within
+/// `dead_after` (or fails) ends the writer and says so on `stall`. When the channel
+/// closes, what is queued is written and the write half shut down.
+async fn write_out<W: AsyncWrite + Unpin>(
+    mut w: W,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    stall: oneshot::Sender<()>,
+    dead_after: Duration,
+) {
+    while let Some(buf) = rx.recv().await {
+        let write = async {
+            w.write_all(&buf).await?;
+            w.flush().await
+        };
+        if !matches!(timeout(dead_after, write).await, Ok(Ok(()))) {
+            let _ = stall.send(());
+            return;
+        }
+    }
+    let _ = timeout(Duration::from_millis(500), w.shutdown()).await;
 }
 
 /// A handover message into the session; one the session cannot send (the link is not

@@ -17,6 +17,7 @@ mod conn;
 mod hub;
 mod state;
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use crate::link::session::{HELLO_TIMEOUT, HandoverMsg};
 use crate::link::trust::TrustStore;
 
 use super::plan::Plan;
+use crate::sync::{DirSetup, DirStatus, SyncHandle, SyncIn, SyncSetup};
 pub use state::SharedState;
 
 /// What the engine publishes for the peers: our status and config summary, and when it
@@ -63,6 +65,8 @@ pub enum LinkReport {
         peer: IpAddr,
         msg: HandoverMsg,
     },
+    /// A synced directory whose newer generation a MASTER start waited for has it now.
+    SyncCaughtUp,
 }
 
 /// Requests from the engine.
@@ -97,6 +101,8 @@ pub struct LinkSetup {
     pub state_dir: PathBuf,
     pub heartbeat: Duration,
     pub dead_after: Duration,
+    /// The directories kept in step (none: the sync worker idles).
+    pub sync: SyncSetup,
 }
 
 impl LinkSetup {
@@ -162,7 +168,41 @@ impl LinkSetup {
             state_dir: conf.state_dir(),
             heartbeat: conf.heartbeat(),
             dead_after: conf.dead_after(),
+            sync: sync_setup(conf, plan),
         })
+    }
+}
+
+/// The `sync_dir`s with the name whose service each follows: an instance's sync group
+/// if it has one (the group's members serve together), else the instance or group named.
+fn sync_setup(conf: &LinkConf, plan: &Plan) -> SyncSetup {
+    let dirs = (conf.sync_dirs.iter())
+        .map(|d| {
+            let (label, target) = match (&d.instance, &d.group) {
+                (Some(i), _) => {
+                    let group = plan
+                        .position(i)
+                        .and_then(|n| (plan.groups.iter()).find(|g| g.members.contains(&n)));
+                    (
+                        format!("instance {i}"),
+                        group.map_or(i.clone(), |g| g.name.clone()),
+                    )
+                }
+                (None, Some(g)) => (format!("group {g}"), g.clone()),
+                (None, None) => (String::new(), String::new()),
+            };
+            DirSetup {
+                path: d.path.clone(),
+                label,
+                target,
+            }
+        })
+        .collect();
+    SyncSetup {
+        dirs,
+        state_dir: conf.state_dir(),
+        interval: conf.sync_interval(),
+        max_file_size: conf.sync_max_file_size(),
     }
 }
 
@@ -172,6 +212,7 @@ pub struct LinkHandle {
     local: watch::Sender<Arc<LocalView>>,
     pub shared: SharedState,
     expects_peer: bool,
+    sync: SyncHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -218,6 +259,15 @@ impl LinkHandle {
                 .map(|a| SocketAddr::new(*a, setup.port))
                 .collect();
         }
+        let caught_up = report.clone();
+        let sync = SyncHandle::start(
+            setup.sync.clone(),
+            Box::new(move || {
+                let _ = caught_up.send(LinkReport::SyncCaughtUp);
+            }),
+        )
+        .context("starting the sync worker")?;
+        let thread_sync = sync.clone();
         let (local_tx, local_rx) = watch::channel(Arc::new(local));
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let hello = Hello {
@@ -253,6 +303,7 @@ impl LinkHandle {
                         shared: thread_shared,
                         local: local_rx,
                         next_id: Arc::new(AtomicU64::new(1)),
+                        sync: thread_sync,
                     };
                     for l in listeners {
                         match tokio::net::TcpListener::from_std(l) {
@@ -273,8 +324,25 @@ impl LinkHandle {
             local: local_tx,
             shared,
             expects_peer,
+            sync,
             thread: Some(thread),
         })
+    }
+
+    /// Whether the service of each target may be running, for the sync worker (which
+    /// takes a copy only while it is not). Never blocks.
+    pub fn sync_serving(&self, serving: BTreeMap<String, bool>) {
+        self.sync.send(SyncIn::Serving(serving));
+    }
+
+    /// Whether a MASTER start of `target` should wait for a generation on its way.
+    pub fn sync_catching_up(&self, target: &str) -> bool {
+        self.sync.is_catching_up(target)
+    }
+
+    /// What `baton status` shows of the synced directories.
+    pub fn sync_status(&self) -> Vec<DirStatus> {
+        self.sync.status()
     }
 
     /// Our latest status and config summary, for the peers. Never blocks.
@@ -309,6 +377,7 @@ impl LinkHandle {
     }
 
     pub fn reconfigure(&self, setup: LinkSetup) {
+        self.sync.send(SyncIn::Reconfigure(setup.sync.clone()));
         let _ = self.cmd.send(Cmd::Reconfigure(setup));
     }
 
@@ -319,7 +388,9 @@ impl LinkHandle {
             let _ = tokio::time::timeout(within, wait).await;
         }
         // The thread ends with its hub; it is not joined, so a stuck peer cannot hold
-        // baton's exit.
+        // baton's exit. Nor is the sync worker's: a switch in progress is one rename,
+        // and whatever was not switched in is simply not there.
+        self.sync.send(SyncIn::Shutdown);
         drop(self.thread.take());
     }
 }

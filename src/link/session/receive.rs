@@ -8,7 +8,7 @@ use super::{CloseReason, Event, HandoverMsg, MAX_HANDOVER_QUEUE, Phase, Session}
 use crate::link::codec::{Frame, FrameType};
 use crate::link::message::{
     Close, ConfigSummary, HANDOVER_VERSION, Heartbeat, HeartbeatAck, Hello, HelloAck, Holding,
-    ReleaseRequest, Released, Status, negotiate,
+    ReleaseRequest, Released, SYNC_VERSION, Status, negotiate,
 };
 
 /// Fingerprints compare by their hex digits alone, in any case, with or without colons.
@@ -47,6 +47,10 @@ impl Session {
             {
                 self.close(CloseReason::UnknownType(kind.number()))
             }
+            (_, FrameType::Sync(n)) if self.version.is_some_and(|v| v < SYNC_VERSION) => {
+                self.close(CloseReason::UnknownType(n))
+            }
+            (Phase::Up, FrameType::Sync(_)) => self.sync.push_back(frame),
             (_, FrameType::HelloAck) => {
                 if let Some(ack) = self.parse::<HelloAck>(&frame) {
                     self.handle_ack(ack);

@@ -602,3 +602,4 @@ proptest! {
 }
 
 mod handover;
+mod sync;

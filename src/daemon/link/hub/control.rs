@@ -6,7 +6,9 @@ use std::time::{Instant, SystemTime};
 
 use tracing::info;
 
+use super::super::LinkReport;
 use super::super::conn::ToConn;
+use super::super::state::LinkState;
 use super::Hub;
 use crate::control::{IdentityView, PeerConfig, PeerListEntry, Request, Response};
 use crate::link::identity::Fingerprint;
@@ -67,13 +69,28 @@ impl Hub {
                         let ends = matches!(result, Revoked::Approval | Revoked::Pending);
                         if ends {
                             info!("link: {fp} revoked");
-                            for c in self.conns.values().filter(|c| c.fingerprint == fp) {
+                            let now = Instant::now();
+                            let mut shared = self.shared.lock();
+                            for c in self.conns.values_mut().filter(|c| c.fingerprint == fp) {
+                                // What it still carries before it closes is not the
+                                // peer's word any more.
+                                c.session_up = false;
                                 let _ = c.tx.send(if c.trusted {
                                     ToConn::Trusted(false)
                                 } else {
                                     ToConn::Shutdown
                                 });
+                                // The link is down before the reply, not once the
+                                // connection's task has had its turn: status and the
+                                // engine hear it now, and the session's end agrees.
+                                let peer = shared.peers.get_mut(&c.addr);
+                                if let Some(p) = peer.filter(|p| p.is_up()) {
+                                    p.set_link(LinkState::Down, now);
+                                    info!("link to {} down", c.addr);
+                                    let _ = self.report.send(LinkReport::Down { peer: c.addr });
+                                }
                             }
+                            drop(shared);
                         }
                         match result {
                             Revoked::Approval => Response::Ok {

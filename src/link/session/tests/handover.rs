@@ -4,7 +4,8 @@
 use super::*;
 use crate::link::message::{ReleaseRequest, Released};
 
-fn linked(a_max: u16, b_max: u16) -> Pair {
+/// Two sessions up with each other, speaking at most `a_max` and `b_max`.
+pub(super) fn linked(a_max: u16, b_max: u16) -> Pair {
     let mut p = Pair::new(
         hello("a", FP_A, 1, a_max),
         hello("b", FP_B, 1, b_max),
