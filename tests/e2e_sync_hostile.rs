@@ -242,8 +242,8 @@ fn a_hostile_source_is_refused_counted_and_the_copy_stays_whole() {
     assert!(v.c.dm(v.v).is_running());
 }
 
-/// A source that sends more than WINDOW past the receiver's last credit (here 1.5 MiB
-/// of one generation at once, before reading any Credit) is to be refused as
+/// A source that sends more than WINDOW past the receiver's last credit (here 2 MiB of
+/// one generation in one write, before reading any Credit) is to be refused as
 /// over_window, and the generation not taken.
 ///
 /// The victim's connection counts what it allowed (a window per Want, plus every Credit
@@ -252,7 +252,7 @@ fn a_hostile_source_is_refused_counted_and_the_copy_stays_whole() {
 #[test]
 fn a_source_past_the_window_without_credit_is_refused() {
     let mut v = victim("sync_window");
-    let files: Vec<Vec<u8>> = (0..3).map(|i| noise(512 << 10, 900 + i)).collect();
+    let files: Vec<Vec<u8>> = (0..4).map(|i| noise(512 << 10, 900 + i)).collect();
     let entries: Vec<Entry> = files
         .iter()
         .enumerate()

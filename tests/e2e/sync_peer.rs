@@ -142,6 +142,18 @@ impl Peer {
         self.flush().await;
     }
 
+    /// Every frame queued first and written in one go: a burst that does not wait for
+    /// anything the victim sends meanwhile.
+    pub async fn burst(&mut self, frames: &[(u16, Vec<u8>)]) {
+        for (kind, body) in frames {
+            assert!(
+                self.s.send_sync(*kind, body),
+                "the session took no sync frame"
+            );
+        }
+        self.flush().await;
+    }
+
     pub async fn send(&mut self, m: &Msg) {
         let (kind, body) = m.encode();
         self.raw(kind, &body).await;
@@ -295,9 +307,7 @@ pub async fn play(id_dir: PathBuf, dir: String, p: Play) -> Outcome {
             };
             out.want = Some(want.clone());
             let frames = p.frames.map(|f| f(&want)).unwrap_or_default();
-            for (kind, body) in frames {
-                peer.raw(kind, &body).await;
-            }
+            peer.burst(&frames).await;
             match p.after {
                 AfterWant::Close => {
                     out.seen = peer.seen.clone();
