@@ -1,8 +1,10 @@
 //! baton's own file as the loader reads it: each kind of mistake at its file:line:col,
 //! instance over global, include, and how it combines with keepalived.conf and YAML; the
-//! link block in `link`, the http block in `http`.
+//! link block in `link`, the http block in `http`, the arbiter blocks in `arbiter`.
 #![allow(clippy::unwrap_used)] // unwrap in tests is fine (COMMON.md)
 
+#[path = "config_batonconf/arbiter.rs"]
+mod arbiter;
 #[path = "config_batonconf/http.rs"]
 mod http;
 #[path = "config_batonconf/link.rs"]

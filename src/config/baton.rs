@@ -310,6 +310,123 @@ impl Settings {
     }
 }
 
+pub const ARBITER_PREFIX_DEFAULT: &str = "/baton/";
+pub const ARBITER_TTL_DEFAULT: Duration = Duration::from_secs(5);
+/// 1 %, in parts per million.
+pub const ARBITER_DRIFT_DEFAULT: u32 = 10_000;
+
+/// What a node does when it cannot reach a majority of etcd (also when etcd is down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EtcdDown {
+    /// Stop serving at the lease deadline (safe; the default).
+    #[default]
+    Stop,
+    /// A node that is serving keeps serving until etcd answers again (a node that is not
+    /// serving still never starts without the election).
+    Keep,
+}
+
+/// How the targets of an arbiter block are elected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArbiterMode {
+    /// VRRP elects; a VRRP master serves only while it also holds the etcd election.
+    #[default]
+    Vrrp,
+    /// No VRRP on the wire: the etcd election alone decides.
+    Only,
+}
+
+/// One `arbiter etcd { ... }` block. The loader guarantees at least one endpoint and one
+/// target, that every target is an instance or sync group of keepalived.conf and belongs to
+/// no other arbiter block, and that the times are in range (`margin` below half the TTL).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArbiterConf {
+    /// `host:port`, `http://host:port` or `https://host:port`, in the order tried.
+    pub endpoints: Vec<String>,
+    /// Instances (`instance NAME`) this block arbitrates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<String>,
+    /// Sync groups (`group NAME`) this block arbitrates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Key prefix; default [`ARBITER_PREFIX_DEFAULT`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// This node's name in the election; default: the host name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "super::model::opt_secs"
+    )]
+    pub lease_ttl: Option<Duration>,
+    pub mode: ArbiterMode,
+    pub etcd_down: EtcdDown,
+    /// The bound on clock rate differences, in parts per million; default
+    /// [`ARBITER_DRIFT_DEFAULT`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_drift_ppm: Option<u32>,
+    /// Time the leaving hooks have before the lease could expire; default: a quarter of
+    /// the TTL, at most 1 s.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "super::model::opt_secs"
+    )]
+    pub stop_margin: Option<Duration>,
+    /// Default: a quarter of the TTL, at most 1 s.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "super::model::opt_secs"
+    )]
+    pub request_timeout: Option<Duration>,
+    /// TLS: the CA that signs the members' certificates (its presence turns TLS on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// TLS client certificate and key (both or neither).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// etcd authentication: user, and a file holding the password (first line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+}
+
+impl ArbiterConf {
+    pub fn prefix(&self) -> &str {
+        self.prefix.as_deref().unwrap_or(ARBITER_PREFIX_DEFAULT)
+    }
+
+    pub fn lease_ttl(&self) -> Duration {
+        self.lease_ttl.unwrap_or(ARBITER_TTL_DEFAULT)
+    }
+
+    /// As a fraction (0.01: 1 %).
+    pub fn clock_drift(&self) -> f64 {
+        f64::from(self.clock_drift_ppm.unwrap_or(ARBITER_DRIFT_DEFAULT)) / 1e6
+    }
+
+    pub fn stop_margin(&self) -> Duration {
+        self.stop_margin
+            .unwrap_or_else(|| (self.lease_ttl() / 4).min(Duration::from_secs(1)))
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+            .unwrap_or_else(|| (self.lease_ttl() / 4).min(Duration::from_secs(1)))
+    }
+
+    /// Whether the block arbitrates instance or group `name`.
+    pub fn covers(&self, name: &str) -> bool {
+        self.instances.iter().chain(&self.groups).any(|n| n == name)
+    }
+}
+
 /// The whole of baton's own file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -326,6 +443,9 @@ pub struct BatonConf {
     /// `http { ... }`; `None`: no HTTP server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpConf>,
+    /// Each `arbiter etcd { ... }` block.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub arbiters: Vec<ArbiterConf>,
 }
 
 impl BatonConf {
@@ -334,6 +454,7 @@ impl BatonConf {
             && self.instances.is_empty()
             && self.link.is_none()
             && self.http.is_none()
+            && self.arbiters.is_empty()
     }
 
     /// The first value written for `instance`, then globally.

@@ -9,10 +9,12 @@
 //!
 //! The top-level blocks are listed in [`BLOCKS`], the settings of `global` and
 //! `instance` in [`SETTINGS`], the statements of `link` in [`LINK_STATEMENTS`] (its
-//! reader is [`link`]'s) and those of `http` in [`HTTP_STATEMENTS`] ([`http`]'s); a new
-//! block or setting is one entry there (the man page baton.conf(5), written by [`man`],
+//! reader is [`link`]'s), those of `http` in [`HTTP_STATEMENTS`] ([`http`]'s) and those
+//! of `arbiter etcd` in [`ARBITER_STATEMENTS`] ([`arbiter`]'s); a new block or setting is
+//! one entry there (the man page baton.conf(5), written by [`man`],
 //! comes from the same tables).
 
+pub mod arbiter;
 pub mod http;
 pub mod link;
 pub mod man;
@@ -22,6 +24,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+pub use arbiter::{ARBITER_STATEMENTS, ArbiterStatement, ArbiterTarget, check_arbiters};
 pub use http::{HTTP_STATEMENTS, HttpStatement};
 pub use link::{LINK_STATEMENTS, LinkRefs, LinkStatement, check_link};
 pub use man::write_man_page;
@@ -40,6 +43,8 @@ pub struct Refs {
     pub instances: Vec<(String, Loc)>,
     /// The `link` block, if there is one.
     pub link: Option<LinkRefs>,
+    /// The targets of every `arbiter` block, in the order written.
+    pub arbiter_targets: Vec<ArbiterTarget>,
 }
 
 /// A top-level block of the file.
@@ -87,6 +92,20 @@ pub const BLOCKS: &[Block] = &[
               Without an http block there is no server. Its statements are listed under \
               HTTP. At most one http block.",
         read: http::read_http,
+    },
+    Block {
+        name: "arbiter",
+        usage: "arbiter etcd { STATEMENT ... }",
+        doc: "An etcd cluster that decides which node may serve the instances and sync \
+              groups the block names (its targets): a node serves a target (runs its \
+              MASTER hooks, holds its virtual addresses) only while it holds the \
+              target's election in etcd, and stops before its lease there could have \
+              expired, so two nodes do not serve at once even when they cannot hear each \
+              other's adverts. Without an arbiter block, VRRP alone decides. etcd is the \
+              one kind supported. Its statements are listed under ARBITER. Several \
+              arbiter blocks may be given, for example one per etcd cluster; a target \
+              belongs to one block at most.",
+        read: arbiter::read_arbiter,
     },
 ];
 

@@ -165,6 +165,7 @@ pub fn load_all(path: &Path, opts: &LoadOptions) -> (Option<Config>, Vec<Diagnos
             batonconf::check_refs(&refs, &|name| c.instance(name).is_some(), &mut diags);
             c.baton = baton;
             batonconf::check_link(&refs, c, &mut diags);
+            batonconf::check_arbiters(&refs, c, &mut diags);
         }
     }
     if let Some(c) = &config {

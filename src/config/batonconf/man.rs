@@ -1,16 +1,16 @@
 //! baton.conf(5), written in roff (man(7) macros) from the loader's tables: [`BLOCKS`],
-//! [`SETTINGS`], [`LINK_STATEMENTS`] and [`HTTP_STATEMENTS`], so the page lists exactly
-//! what the loader reads.
+//! [`SETTINGS`], [`LINK_STATEMENTS`], [`HTTP_STATEMENTS`] and [`ARBITER_STATEMENTS`], so
+//! the page lists exactly what the loader reads.
 
 use std::io::{self, Write};
 
-use super::{BLOCKS, HTTP_STATEMENTS, Kind, LINK_STATEMENTS, SETTINGS};
+use super::{ARBITER_STATEMENTS, BLOCKS, HTTP_STATEMENTS, Kind, LINK_STATEMENTS, SETTINGS};
 use crate::config::keywords::esc;
 
 const MAN_INTRO: &[&str] = &[
     "baton reads keepalived.conf unchanged (see baton-keepalived.conf(5)). What keepalived.conf has no keyword for, baton reads from a file of its own, /etc/baton/baton.conf unless --baton-conf FILE names another. The file is optional: without it, every setting has the default shown below and there is no link.",
     "These settings are not in keepalived.conf because keepalived refuses any keyword it does not know (keepalived -t exits with an error), so a single baton keyword there would break a keepalived-side config check or a rollback to keepalived.",
-    "The syntax is that of keepalived.conf: statements and blocks, comments after ! or #, include, @ID conditional lines and $NAME definitions. Unlike keepalived.conf, this file is baton's own and is read strictly: an unknown block, setting or statement, a bad or out-of-range value, a setting given twice in a block, a second global or link block, a second block for one instance, an instance that keepalived.conf does not define, or an address or fingerprint listed twice in the link block is an error at its FILE:LINE:COL. baton check reports the problems of both files; baton run does not start, and a reload keeps the running configuration.",
+    "The syntax is that of keepalived.conf: statements and blocks, comments after ! or #, include, @ID conditional lines and $NAME definitions. Unlike keepalived.conf, this file is baton's own and is read strictly: an unknown block, setting or statement, a bad or out-of-range value, a setting given twice in a block, a second global or link block, a second block for one instance, an instance or sync group that keepalived.conf does not define, an address or fingerprint listed twice in the link block, or a target named in two arbiter blocks is an error at its FILE:LINE:COL. baton check reports the problems of both files; baton run does not start, and a reload keeps the running configuration.",
     "A setting under instance NAME applies to that instance and overrides the same setting under global; a setting written in neither place has its default. Hooks that belong to no instance (sync group and global notify hooks) use the global value.",
 ];
 
@@ -46,6 +46,22 @@ const HTTP_INTRO: &[&str] = &[
 const HTTP_EXAMPLE: &str = "http {
     listen 127.0.0.1
     listen 192.168.10.1
+}";
+
+const ARBITER_INTRO: &[&str] = &[
+    "The statements of an arbiter etcd block. Each target (an instance, or a sync group as a whole) has an election of its own in etcd: every node that may serve it is a candidate, and the candidate whose key was created first leads. A node serves a target only while it leads the target's election and its etcd lease holds; the leader's key, and so its lead, goes when it resigns or when its lease expires. This keeps the service on one node when the nodes cannot hear each other but etcd can still hear one of them.",
+    "A serving node counts on its lease only for as long as the lease is sure to hold on etcd: from when it sent the last renewal that etcd answered, lease_ttl shortened by clock_drift. It stops serving stop_margin before that instant, so its leaving hooks end while the lease still holds and before another node can win the election (with etcd_down keep, a node that cannot reach etcd goes on serving instead). A node that is not serving starts only once it wins the election.",
+    "The nodes that contend for a target need the same etcd cluster, prefix and mode, and each a name of its own. The times are in seconds, decimals allowed (0.5), except lease_ttl, in whole seconds.",
+];
+
+const ARBITER_EXAMPLE: &str = "arbiter etcd {
+    endpoints 10.0.9.1:2379 10.0.9.2:2379 10.0.9.3:2379
+    group NEURONEX
+    name node-a
+    lease_ttl 5
+    ca_file /etc/baton/etcd-ca.pem
+    cert_file /etc/baton/etcd-client.pem
+    key_file /etc/baton/etcd-client.key
 }";
 
 /// The handover, as the man page tells it (docs/link-design.md has the whole design).
@@ -120,6 +136,23 @@ pub fn write_man_page(w: &mut dyn Write, version: &str) -> io::Result<()> {
         };
         writeln!(w, "{} {once} Default: {}.", esc(s.doc), esc(s.default))?;
     }
+    writeln!(w, ".SH ARBITER")?;
+    for (i, p) in ARBITER_INTRO.iter().enumerate() {
+        if i > 0 {
+            writeln!(w, ".PP")?;
+        }
+        writeln!(w, "{}", esc(p))?;
+    }
+    for s in ARBITER_STATEMENTS {
+        let (name, args) = s.usage.split_once(' ').unwrap_or((s.usage, ""));
+        writeln!(w, ".TP\n\\fB{}\\fR {}", esc(name), esc(args))?;
+        let once = if s.repeatable {
+            "Repeatable."
+        } else {
+            "At most once."
+        };
+        writeln!(w, "{} {once} Default: {}.", esc(s.doc), esc(s.default))?;
+    }
     writeln!(w, ".SH HANDOVER")?;
     for (i, p) in HANDOVER.iter().enumerate() {
         if i > 0 {
@@ -151,6 +184,15 @@ pub fn write_man_page(w: &mut dyn Write, version: &str) -> io::Result<()> {
     writeln!(
         w,
         ".PP\nPrometheus then scrapes http://192.168.10.1:9165/metrics, where a scrape job for the keepalived exporter already points."
+    )?;
+    writeln!(
+        w,
+        ".PP\nThe sync group NEURONEX served only by the node that holds its election in a three-member etcd cluster, over TLS with a client certificate:"
+    )?;
+    writeln!(w, ".EX\n{}\n.EE", esc(ARBITER_EXAMPLE))?;
+    writeln!(
+        w,
+        ".PP\nThe other node writes the same block with its own name. If node-a is cut off from etcd, it stops its service about 4 seconds after its last renewal, before its lease expires on etcd (about 5 seconds after it); then node-b can win the election and take the group over."
     )?;
     writeln!(w, ".SH FILES")?;
     writeln!(w, ".TP\n.B /etc/baton/baton.conf")?;
@@ -227,7 +269,7 @@ mod tests {
     #[test]
     fn man_page_lists_every_http_statement_with_its_default() {
         let page = page();
-        let http = &page[page.find(".SH HTTP").unwrap()..page.find(".SH HANDOVER").unwrap()];
+        let http = &page[page.find(".SH HTTP").unwrap()..page.find(".SH ARBITER").unwrap()];
         for s in HTTP_STATEMENTS {
             assert!(http.contains(&format!("\\fB{}\\fR", s.name)), "{}", s.name);
             assert!(
@@ -237,5 +279,26 @@ mod tests {
             );
         }
         assert!(page.contains("listen 192.168.10.1\n}"), "{page}");
+    }
+
+    #[test]
+    fn man_page_lists_every_arbiter_statement_with_its_default() {
+        let page = page();
+        let at = page.find(".SH ARBITER").unwrap();
+        let arbiter = &page[at..page.find(".SH HANDOVER").unwrap()];
+        for s in ARBITER_STATEMENTS {
+            assert!(
+                arbiter.contains(&format!("\\fB{}\\fR", esc(s.name))),
+                "{}",
+                s.name
+            );
+            assert!(
+                arbiter.contains(&format!("Default: {}.", esc(s.default))),
+                "{}",
+                s.name
+            );
+        }
+        assert!(page.contains(".B arbiter etcd { STATEMENT ... }"), "{page}");
+        assert!(page.contains("group NEURONEX\n"), "{page}");
     }
 }
