@@ -38,6 +38,7 @@ fn cfg(priority: u8) -> InstanceConfig {
         lower_prio_garp_repeat: 5,
         lower_prio_garp_delay: Duration::from_secs(5),
         config_fault: None,
+        elected_externally: false,
     }
 }
 

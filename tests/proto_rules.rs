@@ -42,6 +42,7 @@ fn cfg(name: &str, priority: u8) -> InstanceConfig {
         lower_prio_garp_repeat: 0,
         lower_prio_garp_delay: Duration::ZERO,
         config_fault: None,
+        elected_externally: false,
     }
 }
 

@@ -183,6 +183,9 @@ impl Instance {
     }
 
     fn send_advert(&mut self, priority: u8, out: &mut VecDeque<Action>) {
+        if self.cfg.elected_externally {
+            return;
+        }
         self.stats.adverts_sent += 1;
         if priority == 0 {
             self.stats.priority_zero_sent += 1;
@@ -253,7 +256,7 @@ impl Instance {
             self.timers.clear_all();
             let reason = format!("startup: {}", self.fault_reason());
             self.transition(State::Fault, &reason, out);
-        } else if self.effective_priority() == OWNER {
+        } else if self.effective_priority() == OWNER && !self.cfg.elected_externally {
             self.become_master(now, "startup: address owner (priority 255)", out);
         } else {
             // `state MASTER` below 255 also starts here, as keepalived does: it takes
@@ -353,6 +356,9 @@ impl Instance {
         advert: &Advert,
         out: &mut VecDeque<Action>,
     ) {
+        if self.cfg.elected_externally {
+            return;
+        }
         self.stats.adverts_received += 1;
         if !self.validate(advert) {
             return;
@@ -466,6 +472,10 @@ impl Instance {
     /// Fire every timer due at `now`, earliest first.
     pub(crate) fn on_timer(&mut self, now: Instant, out: &mut VecDeque<Action>) {
         while let Some((timer, deadline)) = self.timers.take_due(now) {
+            if self.cfg.elected_externally {
+                // No VRRP: nothing to advertise, no master to wait for.
+                continue;
+            }
             match (timer, self.state) {
                 (Timer::Advert, State::Master) => {
                     self.send_advert(self.effective_priority(), out);
@@ -502,8 +512,26 @@ impl Instance {
         }
     }
 
+    /// [`Input::Elected`](super::Input::Elected).
+    pub(crate) fn elected(&mut self, now: Instant, won: bool, out: &mut VecDeque<Action>) {
+        if !self.cfg.elected_externally {
+            return;
+        }
+        match (won, self.state) {
+            (true, State::Backup) => self.become_master(now, "holds the arbiter's election", out),
+            (false, State::Master) => {
+                self.become_backup(now, "no longer holds the arbiter's election", out)
+            }
+            _ => {}
+        }
+    }
+
     pub(crate) fn promote(&mut self, now: Instant, out: &mut VecDeque<Action>) {
         self.operator = Operator::Promoted;
+        if self.cfg.elected_externally {
+            // Only the election makes such an instance MASTER.
+            return;
+        }
         match self.state {
             State::Backup => self.become_master(now, "operator promote", out),
             State::Master => {

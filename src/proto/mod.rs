@@ -124,6 +124,11 @@ pub struct InstanceConfig {
     /// The configuration itself keeps the instance in FAULT (e.g. `unicast_fault_no_peer`
     /// with no peer); the text is the reason shown in status.
     pub config_fault: Option<String>,
+    /// Elected from outside (an arbiter alone, no VRRP peers): the instance sends no
+    /// adverts, ignores received ones and runs no master-down or preempt timer; it moves
+    /// between BACKUP and MASTER only on [`Input::Elected`]. Tracked objects, FAULT,
+    /// operator demote and shutdown work as usual.
+    pub elected_externally: bool,
 }
 
 /// A sync group: members move between MASTER and BACKUP together.
@@ -164,6 +169,11 @@ pub enum Input {
     Release,
     /// Stop: a master sends priority 0 and releases its addresses.
     Shutdown,
+    /// For an instance elected from outside ([`InstanceConfig::elected_externally`]):
+    /// this node now holds (true) or no longer holds (false) the election. A BACKUP
+    /// becomes MASTER, a MASTER becomes BACKUP; other instances ignore it. Given to a
+    /// sync-group member, it applies to the whole group.
+    Elected(bool),
 }
 
 /// Why a received packet was dropped (counted per instance).

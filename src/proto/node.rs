@@ -104,6 +104,13 @@ impl Node {
                 }
             }
             Input::Shutdown => self.instances[id.0].shutdown(&mut self.actions),
+            Input::Elected(won) => {
+                for m in self.group_of(id) {
+                    let prev = self.instances[m.0].state;
+                    self.instances[m.0].elected(now, won, &mut self.actions);
+                    self.after_change(now, m, prev);
+                }
+            }
         }
         self.emit_group_transitions();
     }

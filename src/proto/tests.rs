@@ -37,6 +37,7 @@ fn cfg() -> InstanceConfig {
         lower_prio_garp_repeat: 0,
         lower_prio_garp_delay: Duration::ZERO,
         config_fault: None,
+        elected_externally: false,
     }
 }
 

@@ -207,6 +207,7 @@ pub(crate) fn scenario(rng: &mut Rng) -> Scenario {
                 lower_prio_garp_repeat: 5,
                 lower_prio_garp_delay: Duration::from_secs(5),
                 config_fault: None,
+                elected_externally: false,
             });
         }
         cfgs.push(list);
