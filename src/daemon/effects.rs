@@ -58,6 +58,11 @@ pub enum Effect {
     },
     /// Replace the notify scripts of a target (after a reload).
     SetNotify { target: Target, spec: NotifySpec },
+    /// The variables added to the environment of the target's hooks from now on.
+    SetEnv {
+        target: Target,
+        env: Vec<(String, String)>,
+    },
     /// Finish the hooks still queued (bounded by `deadline`), then answer.
     Finish {
         deadline: Duration,
@@ -166,6 +171,11 @@ impl Worker {
                 Effect::SetNotify { target, spec } => {
                     if let Some(h) = self.hooks.as_mut() {
                         h.set_notify(target, spec);
+                    }
+                }
+                Effect::SetEnv { target, env } => {
+                    if let Some(h) = self.hooks.as_mut() {
+                        h.set_env(&target, env);
                     }
                 }
                 Effect::Finish { deadline, done } => {

@@ -293,6 +293,15 @@ impl Program {
     /// Starts the program with `extra` appended to its arguments, in a new process
     /// group, stdio on /dev/null.
     pub fn spawn(&self, extra: &[String]) -> Result<Running, ExecError> {
+        self.spawn_with(extra, &[])
+    }
+
+    /// As [`Program::spawn`], with `env` added to the environment.
+    pub fn spawn_with(
+        &self,
+        extra: &[String],
+        env: &[(String, String)],
+    ) -> Result<Running, ExecError> {
         let mut cmd = tokio::process::Command::new(&self.path);
         if let Some(arg0) = self.argv.first() {
             cmd.arg0(arg0);
@@ -309,6 +318,7 @@ impl Program {
         if std::env::var_os("PATH").is_none() {
             cmd.env("PATH", FALLBACK_PATH);
         }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         let me = RunAs::current();
         // Only switch when it changes something: a non-root daemon may run its own scripts.
         if self.run_as.gid != me.gid {

@@ -211,6 +211,7 @@ pub(crate) struct Prepared {
 
 struct Queue {
     scripts: Arc<Prepared>,
+    env: Arc<Vec<(String, String)>>,
     jobs: UnboundedSender<queue::Job>,
     worker: JoinHandle<()>,
 }
@@ -317,10 +318,19 @@ impl HookRunner {
             target,
             Queue {
                 scripts,
+                env: Arc::default(),
                 jobs,
                 worker,
             },
         );
+    }
+
+    /// Sets the variables added to the environment of the target's hooks queued from now
+    /// on (e.g. the arbiter's fencing token); an empty list adds none.
+    pub fn set_env(&mut self, target: &Target, env: Vec<(String, String)>) {
+        if let Some(q) = self.queues.get_mut(target) {
+            q.env = Arc::new(env);
+        }
     }
 
     /// Forgets a target (removed on reload). Transitions already queued still run.
@@ -360,6 +370,7 @@ impl HookRunner {
             enqueued,
             scripts: Arc::clone(&q.scripts),
             done,
+            env: Arc::clone(&q.env),
         };
         if q.jobs.send(job).is_err() {
             tracing::error!(?target, "notify queue closed; transition not run");

@@ -39,6 +39,8 @@ pub(super) struct Job {
     pub scripts: Arc<Prepared>,
     /// Answered once the transition's hooks have all ended.
     pub done: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Variables added to the hooks' environment (the target's, when it was queued).
+    pub env: Arc<Vec<(String, String)>>,
 }
 
 impl Notify {
@@ -220,7 +222,7 @@ impl Lane {
                 phase,
             });
         };
-        let mut running = match program.spawn(extra) {
+        let mut running = match program.spawn_with(extra, &job.env) {
             Ok(r) => r,
             Err(e) => {
                 let reason = e.to_string();
