@@ -15,8 +15,10 @@
 //! | `link`    | baton-to-baton link: identity, trust, TLS, frames, session    |
 //! | `sync`    | data sync: manifests, staged generations, the sync worker     |
 //! | `web`     | HTTP answers: request limits, Prometheus metrics, status page |
+//! | `arbiter` | the etcd election per target: lease deadline, fencing token   |
 //! | `daemon`  | the async driver that owns every instance                     |
 
+pub mod arbiter;
 pub mod config;
 pub mod control;
 pub mod daemon;
