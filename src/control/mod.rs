@@ -131,6 +131,36 @@ pub struct Status {
     /// Every hook run since start, by hook and outcome.
     #[serde(default)]
     pub hook_counts: Vec<HookCount>,
+    /// With an arbiter block: each target's etcd election.
+    #[serde(default)]
+    pub arbiter: Vec<ArbiterView>,
+}
+
+/// One target's etcd election as `baton status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArbiterView {
+    /// The instance or sync group.
+    pub target: String,
+    /// `vrrp` (VRRP elects, the election guards) or `only` (the election alone decides).
+    pub mode: String,
+    /// `stop` or `keep`: what happens when etcd cannot be reached.
+    pub etcd_down: String,
+    /// The etcd endpoint in use.
+    pub endpoint: String,
+    /// In touch with etcd: a lease that is still safe to rely on.
+    pub healthy: bool,
+    /// Holds the election and may serve.
+    pub serving: bool,
+    /// This node's fencing token while it holds the election (its key's revision).
+    pub token: Option<i64>,
+    /// The current leader's name and token.
+    pub leader: Option<String>,
+    pub leader_token: Option<i64>,
+    /// The granted lease TTL, and how long the lease is still safe to rely on.
+    pub lease_ttl_ms: Option<u64>,
+    pub lease_left_ms: Option<u64>,
+    /// One plain line: what the election is doing.
+    pub phase: String,
 }
 
 /// One target's handover as `baton status` shows it.

@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use super::{HandoverView, IdentityView, PeerListEntry, PeerView, Status, UnknownVridStatus};
+use super::{
+    ArbiterView, HandoverView, IdentityView, PeerListEntry, PeerView, Status, UnknownVridStatus,
+};
 use crate::link::message::{InstanceState, InstanceStatus as PeerInstance};
 
 /// Renders a status the way `baton status` prints it.
@@ -71,12 +73,35 @@ pub fn render(status: &Status) -> String {
     }
     render_unknown_vrids(&mut out, &status.unknown_vrids);
     render_handover(&mut out, &status.handover);
+    render_arbiter(&mut out, &status.arbiter);
     sync::render_sync(&mut out, &status.sync);
     render_link(&mut out, status);
     out
 }
 
 /// A line per target whose MASTER hooks are held, or whose release the peer waits for:
+/// `arbiter VI_1 (etcd 10.0.9.2:2379, mode vrrp): serving, token 42; leader node-a; lease 4.1s left of 5s`.
+fn render_arbiter(out: &mut String, list: &[ArbiterView]) {
+    for a in list {
+        let leader = match (&a.leader, a.leader_token) {
+            (Some(name), Some(t)) => format!("leader {name} (token {t})"),
+            (Some(name), None) => format!("leader {name}"),
+            _ => "no leader".into(),
+        };
+        let lease = match (a.lease_left_ms, a.lease_ttl_ms) {
+            (Some(left), Some(ttl)) => {
+                format!("lease safe for {} of {}", human_ms(left), human_ms(ttl))
+            }
+            _ => "no lease".into(),
+        };
+        let _ = writeln!(
+            out,
+            "arbiter {} (etcd {}, mode {}, etcd_down {}): {}; {leader}; {lease}",
+            a.target, a.endpoint, a.mode, a.etcd_down, a.phase
+        );
+    }
+}
+
 /// `handover VI_1: MASTER hooks held 420ms: waiting for …; at most 9.6s more`.
 fn render_handover(out: &mut String, list: &[HandoverView]) {
     for h in list {

@@ -19,6 +19,7 @@
 //! itself: addresses, routes, GARP and hooks are the effects worker's.
 
 mod addresses;
+mod arbiter;
 mod control;
 mod dump;
 mod handover;
@@ -26,6 +27,7 @@ mod history;
 mod install;
 mod interfaces;
 mod link;
+mod notify;
 mod packets;
 mod snapshot;
 mod web;
@@ -42,18 +44,19 @@ use tracing::{debug, error, info, warn};
 
 use crate::config;
 use crate::control::{Request, Response};
-use crate::hooks::{self, FifoSpec, HookPhase, HookReport, HookRunner, HookSettings, Target};
+use crate::hooks::{self, HookReport, HookRunner};
 use crate::net::{Family, LinkInfo, Monitor, NetEvent, Netlink, RxPacket};
 use crate::proto::{Action, Input, InstanceId, Node, State, TrackStatus};
 use crate::track::{TrackEvent, Tracker};
 
 use super::effects::{self, AddressSet, Effect};
-use super::plan::{self, InstancePlan, Plan};
+use super::plan::{InstancePlan, Plan};
 use super::prio::PriorityWatch;
 use super::timer::PreciseTimer;
 use super::unknown::UnknownVrids;
 use super::{Options, sd, vmac};
 use control::start_control;
+use notify::{hook_settings, log_hook, set_all_notify};
 use packets::SockEntry;
 pub use snapshot::Snapshot;
 
@@ -76,6 +79,13 @@ enum Event {
     HandoverLeft {
         target: String,
         upto: u64,
+    },
+    /// An etcd answer or watch event for an arbitrated target.
+    Arbiter(super::arbiter::ArbiterReport),
+    /// The leaving hooks of one transition out of an arbitrated target's served MASTER
+    /// ended.
+    ArbiterLeft {
+        target: String,
     },
 }
 
@@ -131,6 +141,8 @@ pub struct Engine {
     snapshot: snapshot::SnapshotSide,
     /// The HTTP server, with an http block.
     web: Option<super::web::WebHandle>,
+    /// With arbiter blocks: the etcd elections that gate serving.
+    arbiter: arbiter::ArbiterSide,
 }
 
 impl Engine {
@@ -198,6 +210,7 @@ impl Engine {
             history: history::History::default(),
             snapshot: snapshot::SnapshotSide::default(),
             web: None,
+            arbiter: arbiter::ArbiterSide::default(),
             netlink,
             plan: Plan::new(&config::Config::default()),
             opts,
@@ -216,6 +229,7 @@ impl Engine {
         engine.startup_at = Some(now + engine.plan.startup_delay);
         engine.start_link(&config)?;
         engine.start_web(&config)?;
+        engine.start_arbiter(&config, now)?;
         engine.handover_setup(now);
         Ok(engine)
     }
@@ -248,6 +262,7 @@ impl Engine {
                 self.node.next_deadline(),
                 self.startup_at,
                 self.handover.next_deadline(),
+                self.arbiter.next_deadline(),
                 self.snapshot.next_deadline(),
             ]
             .into_iter()
@@ -281,6 +296,7 @@ impl Engine {
                     }
                     self.node.timer(now);
                     self.handover_timers(now);
+                    self.arbiter_timers(now);
                 }
                 _ = watchdog_tick.tick(), if watchdog.is_some() => sd::watchdog(),
             }
@@ -301,33 +317,30 @@ impl Engine {
         match action {
             Action::SendAdvert { instance, advert } => self.send_advert(instance.0, &advert).await,
             Action::AddAddresses { instance } => {
+                if !self.arbiter_addresses(instance.0, Some(true)) {
+                    return;
+                }
                 if let Some(set) = self.address_set(instance.0) {
                     let _ = self.effects.send(Effect::Add(Box::new(set)));
                 }
             }
             Action::RemoveAddresses { instance } => {
+                if !self.arbiter_addresses(instance.0, Some(false)) {
+                    return;
+                }
                 if let Some(set) = self.address_set(instance.0) {
                     let _ = self.effects.send(Effect::Remove(Box::new(set)));
                 }
             }
             Action::Announce { instance } => {
-                let (Some(p), Some(rt)) =
-                    (self.plan.instances.get(instance.0), self.rt.get(instance.0))
-                else {
-                    return;
-                };
-                let Some(ifname) = rt.ifname.clone() else {
-                    return;
-                };
-                let _ = self.effects.send(Effect::Announce {
-                    instance: p.name.clone(),
-                    interface: ifname,
-                    addresses: p.virtual_addresses.iter().map(|a| a.address).collect(),
-                    garp: p.garp,
-                });
+                if self.arbiter_addresses(instance.0, None) {
+                    self.announce(instance.0);
+                }
             }
             Action::AnnounceLowerPriority { instance, repeat } => {
-                self.announce_lower_priority(instance.0, repeat)
+                if self.arbiter_addresses(instance.0, None) {
+                    self.announce_lower_priority(instance.0, repeat)
+                }
             }
             Action::Transition {
                 instance,
@@ -340,6 +353,7 @@ impl Engine {
                 let Some(name) = self.plan.instances.get(instance.0).map(|p| p.name.clone()) else {
                     return;
                 };
+                let reason = crate::proto::Reason(self.arbiter_reason(instance.0, to, reason.0));
                 info!(
                     "{name}: {} -> {} ({}), priority {priority}",
                     state_name(from),
@@ -361,7 +375,7 @@ impl Engine {
                 if from == State::Initialize && to != State::Master {
                     self.drop_stale_addresses(instance.0).await;
                 }
-                self.notify_transition(
+                self.arbiter_notify(
                     now,
                     handover::Scope::Instance(instance.0),
                     from,
@@ -376,7 +390,7 @@ impl Engine {
                     return;
                 };
                 info!(group = %name, "group {name}: {} -> {}", state_name(from), state_name(to));
-                self.notify_transition(Instant::now(), handover::Scope::Group(group), from, to, 0);
+                self.arbiter_notify(Instant::now(), handover::Scope::Group(group), from, to, 0);
             }
             Action::UpdateAddresses {
                 instance,
@@ -465,6 +479,8 @@ impl Engine {
             }
             Event::Link(report) => self.on_link(now, report),
             Event::HandoverLeft { target, upto } => self.on_handover_left(now, &target, upto),
+            Event::Arbiter(report) => self.on_arbiter(now, report),
+            Event::ArbiterLeft { target } => self.on_arbiter_left(now, &target),
             Event::Control(req, reply) if req.is_link() => self.link_control(req, reply),
             Event::Effect(effects::Report::AddressesAdded { instance, took }) => {
                 debug!(%instance, micros = took.as_micros() as u64, "virtual addresses in place");
@@ -473,6 +489,7 @@ impl Engine {
                 let resp = self.on_control(now, req).await;
                 let _ = reply.send(resp);
                 self.report_priority_changes();
+                self.arbiter_refresh(now);
             }
         }
     }
@@ -513,6 +530,8 @@ impl Engine {
         {
             warn!("side effects did not finish in time");
         }
+        // The service is down here: the next holder of each election may start.
+        self.arbiter_stop(Instant::now());
         self.effects_task.abort();
         // After the addresses are gone: a VMAC is baton's own, it leaves with baton.
         super::vmac::remove(&self.netlink, super::vmac::names(&self.plan)).await;
@@ -539,47 +558,6 @@ fn forward<T: Send + 'static>(
             }
         }
     });
-}
-
-fn hook_settings(plan: &Plan) -> HookSettings {
-    let mut s = HookSettings {
-        script_security: plan.script_security,
-        fifos: plan
-            .fifos
-            .iter()
-            .map(|(path, script)| FifoSpec {
-                path: path.into(),
-                script: script.clone(),
-            })
-            .collect(),
-        script_user: hooks::exec::default_script_user(),
-    };
-    if let Some(user) = plan.script_user.as_ref().and_then(plan::resolve_run_as) {
-        s.script_user = user;
-    }
-    s
-}
-
-fn set_all_notify(plan: &Plan, mut set: impl FnMut(Target, hooks::NotifySpec)) {
-    for p in &plan.instances {
-        set(Target::Instance(p.name.clone()), p.notify.clone());
-    }
-    for g in &plan.groups {
-        set(Target::Group(g.name.clone()), g.notify.clone());
-    }
-}
-
-fn log_hook(r: &HookReport) {
-    let who = match &r.target {
-        Target::Instance(n) => n.as_str(),
-        Target::Group(n) => n.as_str(),
-    };
-    let cmd = r.argv.join(" ");
-    match &r.phase {
-        HookPhase::Started { pid } => debug!("{who}: hook started (pid {pid}): {cmd}"),
-        HookPhase::Finished { outcome } => info!("{who}: hook {cmd}: {outcome:?}"),
-        HookPhase::Refused { reason } => warn!("{who}: hook not run: {cmd}: {reason}"),
-    }
 }
 
 fn notify_of(state: State) -> Option<hooks::Notify> {

@@ -12,6 +12,7 @@
 //! VRIDs no instance has), `vmac` (the macvlan interfaces of `use_vmac`), `web` (the HTTP
 //! server's listeners and connections, on a thread of its own).
 
+pub mod arbiter;
 pub mod effects;
 pub mod engine;
 pub mod link;

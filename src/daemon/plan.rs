@@ -15,6 +15,7 @@ mod tracks;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use crate::config::baton::{ArbiterConf, ArbiterMode};
 use crate::config::model::{self, Config, Instance, RunAs as ConfigRunAs};
 use crate::hooks::{HookCmd, HookLimits, NotifySpec, RunAs};
 use crate::net::Family;
@@ -139,6 +140,28 @@ pub struct InstancePlan {
     pub config_fault: Option<String>,
     /// `use_vmac`: the macvlan the addresses live on.
     pub vmac: Option<VmacPlan>,
+    /// baton.conf `arbiter etcd`: the target whose election this instance serves under
+    /// (itself, or its sync group), and whether that election alone decides (`mode only`).
+    pub arbiter: Option<String>,
+    pub elected_externally: bool,
+}
+
+/// Key of an arbiter target's health in the tracked-object table: down (no lease that can
+/// be trusted) puts the target's instances in FAULT.
+pub fn arbiter_key(target: &str) -> String {
+    format!("arbiter:{target}")
+}
+
+/// The arbiter target instance `name` serves under (itself, or its sync group), with the
+/// block that arbitrates it.
+fn arbiter_target<'a>(config: &'a Config, name: &str) -> Option<(String, &'a ArbiterConf)> {
+    let group = (config.sync_groups.iter())
+        .find(|g| g.members.iter().any(|m| m == name))
+        .map(|g| g.name.as_str());
+    let target = group.unwrap_or(name);
+    (config.baton.arbiters.iter())
+        .find(|a| a.covers(target))
+        .map(|a| (target.to_string(), a))
 }
 
 /// `use_vmac [NAME] [MAC]` and `vmac_xmit_base`, resolved.
@@ -178,6 +201,7 @@ impl InstancePlan {
             lower_prio_garp_repeat: self.lower_prio_garp_repeat,
             lower_prio_garp_delay: self.lower_prio_garp_delay,
             config_fault: self.config_fault.clone(),
+            elected_externally: self.elected_externally,
         }
     }
 
@@ -345,6 +369,14 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
 
     let mut tracks = Vec::new();
     let mut watched = Vec::new();
+    let arbiter = arbiter_target(config, &i.name);
+    if let Some((target, _)) = &arbiter {
+        tracks.push(TrackRef {
+            key: arbiter_key(target),
+            weight: 0,
+            reverse: false,
+        });
+    }
     if let Some(ifname) = &i.interface {
         if !i.dont_track_primary {
             tracks.push(TrackRef {
@@ -439,6 +471,10 @@ fn instance_plan(i: &Instance, config: &Config) -> InstancePlan {
         config_fault: (i.unicast_fault_no_peer && i.unicast_peers.is_empty())
             .then(|| "unicast_fault_no_peer: no unicast peer configured".to_string()),
         vmac: i.use_vmac.as_ref().map(|v| super::vmac::plan(v, i, family)),
+        elected_externally: arbiter
+            .as_ref()
+            .is_some_and(|(_, a)| a.mode == ArbiterMode::Only),
+        arbiter: arbiter.map(|(target, _)| target),
     }
 }
 

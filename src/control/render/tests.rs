@@ -79,6 +79,7 @@ fn node(link: LinkView) -> Status {
         scripts: vec![],
         hooks: vec![],
         hook_counts: vec![],
+        arbiter: vec![],
     }
 }
 

@@ -19,6 +19,22 @@ use super::super::plan::{self, InstancePlan};
 use super::Engine;
 
 impl Engine {
+    /// Starts the GARP / NA schedule of instance `i`'s virtual addresses.
+    pub(super) fn announce(&self, i: usize) {
+        let (Some(p), Some(rt)) = (self.plan.instances.get(i), self.rt.get(i)) else {
+            return;
+        };
+        let Some(ifname) = rt.ifname.clone() else {
+            return;
+        };
+        let _ = self.effects.send(Effect::Announce {
+            instance: p.name.clone(),
+            interface: ifname,
+            addresses: p.virtual_addresses.iter().map(|a| a.address).collect(),
+            garp: p.garp,
+        });
+    }
+
     pub(super) fn address_set(&self, i: usize) -> Option<AddressSet> {
         let p = self.plan.instances.get(i)?;
         let ifname = self.rt.get(i)?.ifname.clone()?;

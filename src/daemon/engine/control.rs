@@ -50,10 +50,20 @@ impl Engine {
                     .plan
                     .position(&instance)
                     .is_some_and(|i| self.node.state(InstanceId(i)) == State::Fault);
+                let elected = (self.plan.position(&instance))
+                    .and_then(|i| self.plan.instances.get(i))
+                    .is_some_and(|p| p.elected_externally);
                 if faulted {
                     Response::Error {
                         message: format!(
                             "{instance} is in FAULT (a tracked object is down): promote refused"
+                        ),
+                    }
+                } else if elected {
+                    Response::Error {
+                        message: format!(
+                            "{instance} is elected by its arbiter alone (mode only): promote \
+                             refused; demote the node that holds it instead"
                         ),
                     }
                 } else {
@@ -165,6 +175,7 @@ impl Engine {
                 .collect(),
             hooks: self.history.hooks(now),
             hook_counts: self.history.counts(),
+            arbiter: self.arbiter_status(now),
             tracks: self
                 .track_state
                 .iter()

@@ -193,7 +193,8 @@ impl Engine {
         }
     }
 
-    /// The notify effect of a transition, held or sent.
+    /// The notify effect of a transition, held or sent. `also`, for a transition out of
+    /// MASTER, is answered once its hooks have ended (the arbiter resigns then).
     pub(super) fn notify_transition(
         &mut self,
         now: Instant,
@@ -201,6 +202,7 @@ impl Engine {
         from: State,
         to: State,
         priority: u8,
+        also: Option<oneshot::Sender<()>>,
     ) {
         let target = match scope {
             Scope::Instance(i) => self.plan.instances.get(i).map(|p| p.name.clone()),
@@ -214,7 +216,7 @@ impl Engine {
             Scope::Group(_) => Target::Group(name.clone()),
         };
         let Some(key) = self.handover.key(&self.plan, scope) else {
-            return self.send_notify(target, notify, priority, None);
+            return self.send_notify(target, notify, priority, also);
         };
         // The transition of the target itself, not of a member of its sync group.
         let owner = matches!(scope, Scope::Group(_)) || !self.is_group(&key);
@@ -232,7 +234,7 @@ impl Engine {
             } else {
                 m.held.retain(|(t, _)| *t != target);
             }
-            let (tx, rx) = oneshot::channel();
+            let (tx, rx) = chain_done(also);
             m.pending.push(rx);
             if owner {
                 m.hand.left_master(now);
@@ -240,7 +242,7 @@ impl Engine {
             }
             self.send_notify(target, notify, priority, Some(tx));
         } else {
-            self.send_notify(target, notify, priority, None);
+            self.send_notify(target, notify, priority, also);
         }
         self.handover_pump(&key, now);
     }
@@ -530,6 +532,22 @@ impl Engine {
             })
             .collect()
     }
+}
+
+/// A `done` channel for hooks whose end two waiters need: the returned receiver, and
+/// `also` when there is one, hear of it.
+fn chain_done(also: Option<oneshot::Sender<()>>) -> (oneshot::Sender<()>, oneshot::Receiver<()>) {
+    let (tx, rx) = oneshot::channel();
+    let Some(also) = also else {
+        return (tx, rx);
+    };
+    let (tx2, rx2) = oneshot::channel();
+    tokio::spawn(async move {
+        let _ = rx.await;
+        let _ = also.send(());
+        let _ = tx2.send(());
+    });
+    (tx, rx2)
 }
 
 fn waiting_text(w: WaitingFor) -> &'static str {

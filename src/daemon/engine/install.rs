@@ -32,7 +32,7 @@ impl Engine {
     pub(super) async fn reload(&mut self) -> anyhow::Result<()> {
         sd::reloading();
         let result = config::load(&self.opts.config, &self.opts.load);
-        let loaded = match result {
+        let mut loaded = match result {
             Ok(l) => l,
             Err(failure) => {
                 sd::ready(&self.status_line());
@@ -42,6 +42,7 @@ impl Engine {
         for d in &loaded.diagnostics {
             warn!("{d}");
         }
+        self.arbiter_keep(&mut loaded.config);
         let plan = Plan::new(&loaded.config);
         let now = Instant::now();
         let vmacs_before = super::vmac::names(&self.plan);

@@ -114,6 +114,7 @@ pub(super) fn fixture() -> (Status, NodeFacts) {
             runs: 2,
             seconds: 0.5,
         }],
+        arbiter: Vec::new(),
     };
     let mut facts = NodeFacts::default();
     facts.instances.insert(

@@ -93,6 +93,7 @@ fn status(instances: Vec<InstanceStatus>, link: LinkView) -> Status {
         scripts: vec![],
         hooks: vec![],
         hook_counts: vec![],
+        arbiter: vec![],
     }
 }
 
