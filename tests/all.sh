@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what baton's tests need (keepalived, iproute2, tcpdump, nftables: the link
-# tests drop its TCP port inside a namespace; chromium: the status page's test) and runs
+# tests drop its TCP port inside a namespace; chromium: the status page's test;
+# etcd-server, etcd-client and protobuf-compiler, libprotobuf-dev: the arbiter's) and runs
 # every test:
 # formatting, lints, unit tests, the protocol simulation, and the network-namespace
 # end-to-end and interop tests, then tests/packaging.sh, which installs its own tools
@@ -17,6 +18,12 @@ command -v nft >/dev/null || need+=(nftables)
 # The status page's test (tests/e2e_web_page.rs) loads it in a headless Chromium; its
 # libfontconfig1 brings a font (fonts-dejavu-core) for the screenshots.
 command -v chromium >/dev/null || need+=(chromium)
+# The arbiter's tests (tests/e2e_arbiter.rs, tests/arbiter_driver.rs) run a real etcd
+# cluster; the etcd client crate compiles etcd's protocol files with protoc.
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v etcdctl >/dev/null || need+=(etcd-client)
+command -v protoc >/dev/null || need+=(protobuf-compiler)
+[ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "tests/all.sh: missing ${need[*]}; run as root so they can be installed" >&2
@@ -28,8 +35,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo fmt --check
+# Without the etcd client (the default build) and with it (what the packages ship).
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked --all-targets
+cargo clippy --all-targets --locked --features etcd -- -D warnings
+cargo test --locked --all-targets --features etcd
 # The link session's fuzz body on a generated corpus (cargo-fuzz needs nightly; this does not).
 cargo test --locked --manifest-path fuzz/Cargo.toml --bin link_session
 # The sync messages' decoder and the manifest check, the same way.

@@ -159,8 +159,9 @@ export PATH="$ZIGENV/bin:$PATH"
 # --- Build --------------------------------------------------------------------------
 step "build"
 t=$(date +%s)
-check "cargo zigbuild --release --target $TRIPLE.$GLIBC_FLOOR" \
-    cargo zigbuild --release --locked --quiet --target "$TRIPLE.$GLIBC_FLOOR"
+# The packages ship the etcd arbiter (cargo feature `etcd`).
+check "cargo zigbuild --release --features etcd --target $TRIPLE.$GLIBC_FLOOR" \
+    cargo zigbuild --release --locked --quiet --features etcd --target "$TRIPLE.$GLIBC_FLOOR"
 echo "# release build (zigbuild) took $(($(date +%s) - t))s"
 BIN=target/$TRIPLE/release/baton
 rm -rf target/man target/completions

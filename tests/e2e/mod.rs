@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use crate::common::netns::{TestNet, wait_for};
 
+pub mod etcd;
 pub mod handover;
 #[allow(dead_code)] // each test binary uses some of it
 pub mod sync;
