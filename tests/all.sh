@@ -18,7 +18,7 @@ command -v nft >/dev/null || need+=(nftables)
 # The status page's test (tests/e2e_web_page.rs) loads it in a headless Chromium; its
 # libfontconfig1 brings a font (fonts-dejavu-core) for the screenshots.
 command -v chromium >/dev/null || need+=(chromium)
-# The arbiter's tests (tests/e2e_arbiter.rs, tests/arbiter_driver.rs) run a real etcd
+# The arbiter's tests (tests/e2e_arbiter.rs) run a real etcd
 # cluster; the etcd client crate compiles etcd's protocol files with protoc.
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)

@@ -399,3 +399,42 @@ fn a_held_handover_says_what_it_waits_for_and_how_long() {
         ]
     );
 }
+
+#[test]
+fn the_arbiter_row_names_endpoint_leader_token_and_lease() {
+    let mut s = node(LinkView::default());
+    s.arbiter = vec![crate::control::ArbiterView {
+        target: "VI_1".into(),
+        mode: "vrrp".into(),
+        etcd_down: "stop".into(),
+        endpoint: "http://10.0.9.1:2379".into(),
+        healthy: true,
+        serving: true,
+        token: Some(42),
+        leader: Some("lb1".into()),
+        leader_token: Some(42),
+        lease_ttl_ms: Some(5_000),
+        lease_left_ms: Some(3_400),
+        phase: "leader (token 42)".into(),
+    }];
+    let text = render(&s);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("arbiter"))
+        .expect("an arbiter line");
+    assert_eq!(
+        line,
+        "arbiter VI_1 (etcd http://10.0.9.1:2379, mode vrrp, etcd_down stop): leader (token 42); \
+         leader lb1 (token 42); lease safe for 3.4s of 5.0s"
+    );
+    // Cut off: no lease to count down, and the phase says why.
+    s.arbiter[0].lease_left_ms = None;
+    s.arbiter[0].phase = "out of touch with etcd: lease past its safe bound".into();
+    let text = render(&s);
+    assert!(
+        text.contains(
+            "out of touch with etcd: lease past its safe bound; leader lb1 (token 42); no lease"
+        ),
+        "{text}"
+    );
+}
