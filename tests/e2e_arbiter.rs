@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use common::netns::TestNet;
 use e2e::etcd::{Etcd, etcdctl};
 use e2e::handover::{last_of, overlap_gap, service_intervals};
-use e2e::{Cluster, Daemon, HookLine, Inst, conf, ms, now_ns};
+use e2e::{Cluster, Daemon, HookLine, Inst, conf, file_check, ms, now_ns};
 use serde_json::Value;
 
 const VIP: &str = "10.0.0.100";
@@ -138,7 +138,16 @@ impl Rig {
                 inst.unicast = Some((addrs[i].clone(), peers));
             }
             inst.extra = service_hooks(c, me);
-            let text = conf(me, "", &[&inst]);
+            // Mode only: a check per node (`ok_NODE` exists), to show that a failing one
+            // gives the election up.
+            let mut scripts = String::new();
+            if o.mode == "only" {
+                let ok = c.path(&format!("ok_{me}"));
+                std::fs::write(&ok, "").expect("write the check's file");
+                scripts = file_check(&format!("ok_{me}"), &ok, "0.1", "");
+                inst.track_scripts = vec![format!("ok_{me}")];
+            }
+            let text = conf(me, &scripts, &[&inst]);
             let bc = format!(
                 "arbiter etcd {{\n    endpoints {}\n    instance VI_1\n    name {me}\n    \
                  lease_ttl {}\n    mode {}\n    etcd_down {}\n    stop_margin {}\n    \
@@ -868,6 +877,20 @@ fn arbiter_only_three_nodes() {
         "takeover {takeover:.1} ms\n{}",
         r.context()
     );
+    // The new holder's check fails: it gives the election up once its service is down,
+    // and the last node takes over.
+    let t1 = now_ns();
+    std::fs::remove_file(r.c.path(&format!("ok_{}", NAMES[next]))).expect("fail the check");
+    let last = r.settle_any("the third serves after the check failed", t1);
+    assert!(last != next && last != first, "{}", r.context());
+    let start = r.first_line(last, "start_req", t1).expect("start");
+    eprintln!(
+        "arbiter only: {}'s check failed, {} serves {:.1} ms later",
+        NAMES[next],
+        NAMES[last],
+        ms(t1, start.ns)
+    );
+    assert_eq!(r.state(next).as_deref(), Some("FAULT"), "{}", r.context());
     r.assert_one_at_a_time("arbiter only", 0);
     let vrrp = sniff.stop();
     eprintln!("arbiter only: {} VRRP packets on the bridge", vrrp.len());

@@ -351,7 +351,8 @@ impl Engine {
                     .get(i)
                     .is_none_or(|rt| rt.operator != Some("demoted"))
             });
-            eligible && !leaving
+            // Leaving MASTER: the election is held until the leaving hooks have ended.
+            (eligible && !leaving) || (leaving && g.wanted)
         } else {
             // A leaving MASTER resigns once its hooks have ended; a new MASTER campaigns.
             g.master || (leaving && g.wanted)
