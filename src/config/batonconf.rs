@@ -15,6 +15,7 @@
 //! comes from the same tables).
 
 pub mod arbiter;
+mod block;
 pub mod http;
 pub mod link;
 pub mod man;

@@ -15,7 +15,7 @@ use crate::config::model::Config;
 use crate::config::parser::Node;
 
 use super::Reader;
-use super::link::where_;
+use super::block::{Block, read_statements, row};
 use statements::Scheme;
 
 /// One statement of the arbiter block.
@@ -30,6 +30,8 @@ pub struct ArbiterStatement {
     pub doc: &'static str,
     read: fn(&mut Reader, &mut Arbiter, &Node),
 }
+
+row!(ArbiterStatement);
 
 /// The arbiter kinds baton knows (the word after `arbiter`).
 pub const ARBITER_KINDS: &[&str] = &["etcd"];
@@ -285,38 +287,14 @@ pub(super) fn read_arbiter(r: &mut Reader, n: &Node, conf: &mut BatonConf) {
         index: conf.arbiters.len(),
         ..Arbiter::default()
     };
-    for s in n.body() {
-        let Some(st) = ARBITER_STATEMENTS.iter().find(|k| k.name == s.name()) else {
-            let known: Vec<&str> = ARBITER_STATEMENTS.iter().map(|k| k.name).collect();
-            let msg = format!(
-                "unknown statement '{}' in arbiter etcd (known: {})",
-                s.name(),
-                known.join(", ")
-            );
-            r.err(s.loc(), msg);
-            continue;
-        };
-        if s.is_block() {
-            r.err(
-                s.loc(),
-                format!("{} takes a value, not a block: {}", st.name, st.usage),
-            );
-            continue;
-        }
-        if !st.repeatable {
-            if let Some(first) = a.set_at.get(st.name) {
-                let msg = format!(
-                    "{} is set twice in this arbiter block (the first is at {})",
-                    st.name,
-                    where_(first, s.loc())
-                );
-                r.err(s.loc(), msg);
-                continue;
-            }
-        }
-        a.set_at.entry(st.name).or_insert_with(|| s.loc().clone());
-        (st.read)(r, &mut a, s);
-    }
+    let how = Block {
+        inside: "arbiter etcd",
+        this: "this arbiter block",
+        table: ARBITER_STATEMENTS,
+        set_at: |a: &mut Arbiter| &mut a.set_at,
+        reader: |st: &ArbiterStatement| st.read,
+    };
+    read_statements(r, n, &how, &mut a);
     check_block(r, &a);
     conf.arbiters.push(a.conf);
 }

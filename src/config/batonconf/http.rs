@@ -10,6 +10,7 @@ use crate::config::diag::Loc;
 use crate::config::parser::Node;
 
 use super::Reader;
+use super::block::{Block, read_statements, row};
 use super::link::{one_value, where_};
 
 /// One statement of the http block.
@@ -24,6 +25,8 @@ pub struct HttpStatement {
     pub doc: &'static str,
     read: fn(&mut Reader, &mut Http, &Node),
 }
+
+row!(HttpStatement);
 
 /// The statements of `http { ... }`, in the order the man page lists them.
 pub const HTTP_STATEMENTS: &[HttpStatement] = &[
@@ -75,38 +78,14 @@ pub(super) fn read_http(r: &mut Reader, n: &Node, conf: &mut BatonConf) {
     }
     r.http_at = Some(n.loc().clone());
     let mut h = Http::default();
-    for s in n.body() {
-        let Some(st) = HTTP_STATEMENTS.iter().find(|k| k.name == s.name()) else {
-            let known: Vec<&str> = HTTP_STATEMENTS.iter().map(|k| k.name).collect();
-            let msg = format!(
-                "unknown statement '{}' in http (known: {})",
-                s.name(),
-                known.join(", ")
-            );
-            r.err(s.loc(), msg);
-            continue;
-        };
-        if s.is_block() {
-            r.err(
-                s.loc(),
-                format!("{} takes a value, not a block: {}", st.name, st.usage),
-            );
-            continue;
-        }
-        if !st.repeatable {
-            if let Some(first) = h.set_at.get(st.name) {
-                let msg = format!(
-                    "{} is set twice in the http block (the first is at {})",
-                    st.name,
-                    where_(first, s.loc())
-                );
-                r.err(s.loc(), msg);
-                continue;
-            }
-            h.set_at.insert(st.name, s.loc().clone());
-        }
-        (st.read)(r, &mut h, s);
-    }
+    let how = Block {
+        inside: "http",
+        this: "the http block",
+        table: HTTP_STATEMENTS,
+        set_at: |h: &mut Http| &mut h.set_at,
+        reader: |st: &HttpStatement| st.read,
+    };
+    read_statements(r, n, &how, &mut h);
     conf.http = Some(h.conf);
 }
 

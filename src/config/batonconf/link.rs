@@ -18,6 +18,8 @@ use crate::config::lexer::Token;
 use crate::config::model::Config;
 use crate::config::parser::Node;
 
+use super::block::{Block, read_statements, row};
+
 use super::{Reader, Refs};
 
 /// One statement of the link block.
@@ -32,6 +34,8 @@ pub struct LinkStatement {
     pub doc: &'static str,
     read: fn(&mut Reader, &mut Link, &Node),
 }
+
+row!(LinkStatement);
 
 /// The statements of `link { ... }`, in the order the man page lists them.
 pub const LINK_STATEMENTS: &[LinkStatement] = &[
@@ -201,38 +205,14 @@ pub(super) fn read_link(r: &mut Reader, n: &Node, conf: &mut BatonConf) {
     }
     r.link_at = Some(n.loc().clone());
     let mut l = Link::default();
-    for s in n.body() {
-        let Some(st) = LINK_STATEMENTS.iter().find(|k| k.name == s.name()) else {
-            let known: Vec<&str> = LINK_STATEMENTS.iter().map(|k| k.name).collect();
-            let msg = format!(
-                "unknown statement '{}' in link (known: {})",
-                s.name(),
-                known.join(", ")
-            );
-            r.err(s.loc(), msg);
-            continue;
-        };
-        if s.is_block() {
-            r.err(
-                s.loc(),
-                format!("{} takes a value, not a block: {}", st.name, st.usage),
-            );
-            continue;
-        }
-        if !st.repeatable {
-            if let Some(first) = l.set_at.get(st.name) {
-                let msg = format!(
-                    "{} is set twice in the link block (the first is at {})",
-                    st.name,
-                    where_(first, s.loc())
-                );
-                r.err(s.loc(), msg);
-                continue;
-            }
-            l.set_at.insert(st.name, s.loc().clone());
-        }
-        (st.read)(r, &mut l, s);
-    }
+    let how = Block {
+        inside: "link",
+        this: "the link block",
+        table: LINK_STATEMENTS,
+        set_at: |l: &mut Link| &mut l.set_at,
+        reader: |st: &LinkStatement| st.read,
+    };
+    read_statements(r, n, &how, &mut l);
     check_timers(r, &l);
     for (addr, loc) in &l.peers_at {
         if let Some(first) = l.listen_at.get(addr) {
