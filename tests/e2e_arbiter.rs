@@ -37,9 +37,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::netns::TestNet;
+use common::netns::{TestNet, wait_until};
 use e2e::etcd::{Etcd, etcdctl};
-use e2e::handover::{last_of, overlap_gap, service_intervals};
+use e2e::handover::{last_of, overlap_gap, service_hooks, service_intervals};
 use e2e::{Cluster, Daemon, HookLine, Inst, conf, file_check, ms, now_ns};
 use serde_json::Value;
 
@@ -161,9 +161,8 @@ impl Rig {
             c.start_baton(me, i, &text, &bc);
             if i == 0 && o.mode == "vrrp" {
                 // a first, so that it is the one that serves.
-                wait(SETTLE, "a MASTER", || {
-                    c.d(0).state("VI_1").as_deref() == Some("MASTER")
-                });
+                let master = || c.d(0).state("VI_1").as_deref() == Some("MASTER");
+                wait_until(SETTLE, "a MASTER", master, String::new);
             }
         }
     }
@@ -216,7 +215,7 @@ impl Rig {
 
     /// Waits until `who` serves and every other live node does not.
     fn settle(&self, what: &str, who: usize, since: u128) {
-        wait_ctx(
+        wait_until(
             SETTLE,
             what,
             || {
@@ -231,7 +230,7 @@ impl Rig {
     /// Waits until exactly one live node serves and the others do not; returns it.
     fn settle_any(&self, what: &str, since: u128) -> usize {
         let mut who = None;
-        wait_ctx(
+        wait_until(
             SETTLE,
             what,
             || {
@@ -340,53 +339,12 @@ impl Rig {
     }
 }
 
-/// The lines wiring a node's notify hooks to the stand-in.
-fn service_hooks(c: &Cluster, node: &str) -> Vec<String> {
-    let svc = c.path("svc.sh");
-    [
-        ("master", "start"),
-        ("backup", "stop"),
-        ("fault", "stop"),
-        ("stop", "stop"),
-    ]
-    .iter()
-    .map(|(kind, action)| {
-        format!(
-            "notify_{kind} \"{} {node} notify_{kind} {action}\"",
-            svc.display()
-        )
-    })
-    .collect()
-}
-
 /// The `tok=` a service request line carries: the hook's BATON_FENCING_TOKEN ("unset"
 /// when the variable was not in its environment).
 fn token_of(l: &HookLine) -> Option<String> {
     l.args
         .iter()
         .find_map(|a| a.strip_prefix("tok=").map(str::to_string))
-}
-
-fn wait(limit: Duration, what: &str, cond: impl FnMut() -> bool) {
-    wait_ctx(limit, what, cond, String::new);
-}
-
-fn wait_ctx(
-    limit: Duration,
-    what: &str,
-    mut cond: impl FnMut() -> bool,
-    context: impl Fn() -> String,
-) {
-    let start = Instant::now();
-    while !cond() {
-        if start.elapsed() > limit {
-            panic!(
-                "timed out after {limit:?} waiting for {what}\n{}",
-                context()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// When (ns) and, per node, whether the VIP was on it.
@@ -479,21 +437,7 @@ impl Sniffer {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tcpdump");
-        use std::io::BufRead;
-        let mut r = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = r.read_line(&mut line).expect("read tcpdump stderr");
-            assert!(n > 0, "tcpdump exited before capturing");
-            if line.contains("listening on") {
-                break;
-            }
-        }
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while r.read_line(&mut sink).is_ok_and(|n| n > 0) {}
-        });
+        e2e::tcpdump_listening(&mut child);
         Sniffer { child, out }
     }
 
@@ -532,7 +476,7 @@ fn partition_between_nodes_one_serves() {
     let t0 = now_ns();
     r.etcd.cut_between(0, 1);
     // b no longer hears a: VRRP makes it MASTER too, but the election is a's.
-    wait_ctx(
+    wait_until(
         SETTLE,
         "both VRRP MASTER",
         || r.state(0).as_deref() == Some("MASTER") && r.state(1).as_deref() == Some("MASTER"),
@@ -570,7 +514,7 @@ fn partition_between_nodes_one_serves() {
     let t1 = now_ns();
     r.etcd.heal();
     // b hears a's higher priority again: BACKUP; a goes on serving throughout.
-    wait_ctx(
+    wait_until(
         SETTLE,
         "b BACKUP after heal",
         || r.state(1).as_deref() == Some("BACKUP"),
@@ -602,7 +546,7 @@ fn master_cut_off_from_etcd_stops_in_bound_and_other_takes_over() {
     r.settle("a serves, b does not", 0, 0);
     let t0 = now_ns();
     r.etcd.cut_from_etcd(0);
-    wait_ctx(
+    wait_until(
         SETTLE,
         "a's leaving hook to end",
         || r.first_line(0, "stop_end", t0).is_some(),
@@ -611,7 +555,7 @@ fn master_cut_off_from_etcd_stops_in_bound_and_other_takes_over() {
     let stop = r.first_line(0, "stop_end", t0).expect("a's stop");
     let stop_req = r.first_line(0, "stop_req", t0).expect("a's stop request");
     let stop_ms = ms(t0, stop.ns);
-    wait_ctx(
+    wait_until(
         SETTLE,
         "a FAULT",
         || r.state(0).as_deref() == Some("FAULT"),
@@ -722,7 +666,7 @@ fn etcd_fully_down_stop_mode() {
     r.settle("a serves, b does not", 0, 0);
     let t0 = now_ns();
     r.etcd.kill_all();
-    wait_ctx(
+    wait_until(
         SETTLE,
         "a's leaving hook to end",
         || r.first_line(0, "stop_end", t0).is_some(),
@@ -733,7 +677,7 @@ fn etcd_fully_down_stop_mode() {
     let bound = stop_bound_ms(ttl, margin);
     eprintln!("etcd down (stop): a's service stopped {stop_ms:.1} ms after (bound {bound:.0})");
     assert!(stop_ms <= bound, "{}", r.context());
-    wait_ctx(
+    wait_until(
         SETTLE,
         "a FAULT",
         || r.state(0).as_deref() == Some("FAULT"),

@@ -652,23 +652,7 @@ impl Capture {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tcpdump");
-        // tcpdump says "listening on" on stderr once the capture is open.
-        let stderr = child.stderr.take().expect("stderr");
-        let mut r = BufReader::new(stderr);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = r.read_line(&mut line).expect("read tcpdump stderr");
-            assert!(n > 0, "tcpdump exited before capturing");
-            if line.contains("listening on") {
-                break;
-            }
-        }
-        std::thread::spawn(move || {
-            // Drain the rest so tcpdump never blocks on a full pipe.
-            let mut sink = String::new();
-            while r.read_line(&mut sink).is_ok_and(|n| n > 0) {}
-        });
+        tcpdump_listening(&mut child);
         Capture { child }
     }
 
@@ -694,4 +678,24 @@ impl Drop for Capture {
 /// Milliseconds between two realtime stamps, for printing.
 pub fn ms(from_ns: u128, to_ns: u128) -> f64 {
     (to_ns as f64 - from_ns as f64) / 1e6
+}
+
+/// Returns once tcpdump, just spawned with its stderr piped, says on stderr that the
+/// capture is open; the rest of its stderr is drained so that it never blocks on it.
+pub fn tcpdump_listening(child: &mut Child) {
+    let stderr = child.stderr.take().expect("stderr");
+    let mut r = BufReader::new(stderr);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = r.read_line(&mut line).expect("read tcpdump stderr");
+        assert!(n > 0, "tcpdump exited before capturing");
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while r.read_line(&mut sink).is_ok_and(|n| n > 0) {}
+    });
 }
