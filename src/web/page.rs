@@ -58,6 +58,7 @@ pub fn render(status: &Status) -> String {
     out.push_str("</div><div>\n");
     peers::render(&mut out, status);
     history::render_handover(&mut out, status);
+    history::render_arbiter(&mut out, status);
     history::render_sync(&mut out, status);
     out.push_str("</div></div>\n");
     history::render_timeline(&mut out, status);

@@ -33,6 +33,7 @@ pub(super) fn families(e: &mut Exposition, st: &Status) {
     hooks_and_scripts(e, st);
     pair::link(e, st);
     pair::handover_and_sync(e, st);
+    pair::arbiter(e, st);
 }
 
 fn node(e: &mut Exposition, st: &Status) {

@@ -114,7 +114,20 @@ pub(super) fn fixture() -> (Status, NodeFacts) {
             runs: 2,
             seconds: 0.5,
         }],
-        arbiter: Vec::new(),
+        arbiter: vec![crate::control::ArbiterView {
+            target: "VI_1".into(),
+            mode: "vrrp".into(),
+            etcd_down: "stop".into(),
+            endpoint: "http://10.0.9.1:2379".into(),
+            healthy: true,
+            serving: true,
+            token: Some(42),
+            leader: Some("lb1".into()),
+            leader_token: Some(42),
+            lease_ttl_ms: Some(5_000),
+            lease_left_ms: Some(3_400),
+            phase: "leader (token 42)".into(),
+        }],
     };
     let mut facts = NodeFacts::default();
     facts.instances.insert(

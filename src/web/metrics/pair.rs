@@ -5,10 +5,10 @@
 //! Labels take values from bounded sets only (peer addresses and node names, instance
 //! and directory names from the configuration, fixed words); times are values.
 
-use crate::control::{PeerView, Status};
+use crate::control::{ArbiterView, PeerView, Status};
 use crate::link::message::InstanceState;
 
-use super::super::expo::{Exposition, Kind, secs};
+use super::super::expo::{Exposition, Kind, Value, secs};
 use super::state_value;
 
 /// The states a peer's link can be in, as `baton status` words them; each peer gets a
@@ -275,5 +275,40 @@ pub(super) fn handover_and_sync(e: &mut Exposition, st: &Status) {
                 }
             }
         },
+    );
+}
+
+/// The etcd elections (docs/arbiter.md), one sample per arbitrated target.
+pub(super) fn arbiter(e: &mut Exposition, st: &Status) {
+    let each = |e: &mut Exposition, name, help: &str, value: fn(&ArbiterView) -> Value| {
+        e.family(name, Kind::Gauge, help, |f| {
+            for a in &st.arbiter {
+                f.sample(&[("target", a.target.as_str())], value(a));
+            }
+        });
+    };
+    each(
+        e,
+        "baton_arbiter_serving",
+        "1 while this node holds the target's etcd election and may serve it.",
+        |a| a.serving.into(),
+    );
+    each(
+        e,
+        "baton_arbiter_healthy",
+        "1 while this node's etcd lease is within its safe bound (0: cut off from etcd).",
+        |a| a.healthy.into(),
+    );
+    each(
+        e,
+        "baton_arbiter_lease_safe_seconds",
+        "How long this node's lease is still safe to rely on (0: none).",
+        |a| secs(a.lease_left_ms.unwrap_or(0)),
+    );
+    each(
+        e,
+        "baton_arbiter_fencing_token",
+        "The election's revision while this node holds it (0: not holding).",
+        |a| u64::try_from(a.token.unwrap_or(0)).unwrap_or(0).into(),
     );
 }

@@ -298,6 +298,11 @@ fn baton_series_show_priorities_transitions_hooks_link_handover_and_sync() {
         get("baton_handover_holding_seconds", &[("target", "VI_1")]),
         0.0
     );
+    let t = [("target", "VI_1")];
+    assert_eq!(get("baton_arbiter_serving", &t), 1.0);
+    assert_eq!(get("baton_arbiter_healthy", &t), 1.0);
+    assert_eq!(get("baton_arbiter_lease_safe_seconds", &t), 3.4);
+    assert_eq!(get("baton_arbiter_fencing_token", &t), 42.0);
     let d = [("dir", "/opt/neuronex/data"), ("target", "VI_1")];
     assert_eq!(get("baton_sync_lag_seconds", &d), 0.25);
     assert_eq!(get("baton_sync_generation", &d), 7.0);

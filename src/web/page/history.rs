@@ -1,6 +1,6 @@
-//! What happened and what is going on between the nodes: handovers held or awaited,
-//! the directories kept in step, the last transitions as a timeline, the last hooks,
-//! adverts for VRIDs no instance has.
+//! What happened and what is going on between the nodes: handovers held or awaited, the
+//! etcd elections, the directories kept in step, the last transitions as a timeline, the
+//! last hooks, adverts for VRIDs no instance has.
 
 use std::fmt::Write as _;
 
@@ -41,6 +41,52 @@ pub(super) fn render_handover(out: &mut String, status: &Status) {
             );
         }
         out.push_str("</li>");
+    }
+    out.push_str("</ul>\n");
+    close_section(out);
+}
+
+/// Per arbitrated target, the etcd election as `baton status` words it.
+pub(super) fn render_arbiter(out: &mut String, status: &Status) {
+    if status.arbiter.is_empty() {
+        return;
+    }
+    open_section(out, "arbiter", "etcd arbiter");
+    out.push_str("<ul class=\"plain\">");
+    for a in &status.arbiter {
+        // Coloured as the states: serving as MASTER, waiting as BACKUP, cut off as FAULT.
+        let (class, word) = match (a.serving, a.healthy) {
+            (true, _) => ("master", "serving"),
+            (false, true) => ("backup", "not serving"),
+            (false, false) => ("fault", "out of touch"),
+        };
+        let _ = write!(
+            out,
+            "<li><b>{}</b> <span class=\"st {class}\">{word}</span> {}; ",
+            Esc(&a.target),
+            Esc(&a.phase)
+        );
+        match (&a.leader, a.leader_token) {
+            (Some(l), Some(t)) => {
+                let _ = write!(out, "leader {} (token {t})", Esc(l));
+            }
+            _ => out.push_str("no leader"),
+        }
+        if let (Some(left), Some(ttl)) = (a.lease_left_ms, a.lease_ttl_ms) {
+            let _ = write!(
+                out,
+                "; lease safe for {} of {}",
+                human_ms(left),
+                human_ms(ttl)
+            );
+        }
+        let _ = write!(
+            out,
+            "<br><small>etcd {}, mode {}, etcd_down {}</small></li>",
+            Esc(&a.endpoint),
+            Esc(&a.mode),
+            Esc(&a.etcd_down)
+        );
     }
     out.push_str("</ul>\n");
     close_section(out);

@@ -530,3 +530,31 @@ fn extreme_values_do_not_panic() {
     assert!(page.ends_with("</html>\n"));
     assert!(page.contains("+255 from tracked objects"));
 }
+
+#[test]
+fn the_arbiter_section_says_who_leads_and_how_long_the_lease_holds() {
+    let mut st = linked_pair();
+    assert!(!render(&st).contains("etcd arbiter"));
+    st.arbiter = vec![crate::control::ArbiterView {
+        target: "VI_1".into(),
+        mode: "vrrp".into(),
+        etcd_down: "stop".into(),
+        endpoint: "http://10.0.9.1:2379".into(),
+        healthy: false,
+        serving: false,
+        token: None,
+        leader: Some("lb<2>".into()),
+        leader_token: Some(7),
+        lease_ttl_ms: Some(5_000),
+        lease_left_ms: None,
+        phase: "out of touch with etcd: lease past its safe bound".into(),
+    }];
+    let page = render(&st);
+    for want in [
+        "etcd arbiter",
+        "<span class=\"st fault\">out of touch</span> out of touch with etcd: lease past its safe bound; leader lb&lt;2&gt; (token 7)",
+        "etcd http://10.0.9.1:2379, mode vrrp, etcd_down stop",
+    ] {
+        assert!(page.contains(want), "missing {want:?} in\n{page}");
+    }
+}
