@@ -622,6 +622,13 @@ fn etcd_leader_killed_service_stays() {
             .count()
     };
     let faults_before = faults(&r);
+    // And b never hears a's adverts stop (advert_int 0.1: a stall of 0.36 s would do).
+    let b_masters = |r: &Rig| {
+        (r.d(1).transitions("VI_1").iter())
+            .filter(|(_, to)| to == "MASTER")
+            .count()
+    };
+    let b_masters_before = b_masters(&r);
     let leader = r.etcd.wait_leader(Duration::from_secs(10), |_| true);
     let t0 = now_ns();
     let killed = Instant::now();
@@ -655,6 +662,12 @@ fn etcd_leader_killed_service_stays() {
         r.context()
     );
     assert!(faults(&r) == faults_before, "a went FAULT\n{}", r.context());
+    assert_eq!(
+        b_masters(&r),
+        b_masters_before,
+        "b became VRRP MASTER: a's adverts stalled\n{}",
+        r.context()
+    );
     r.assert_one_at_a_time("etcd leader killed", 0);
 }
 
