@@ -604,10 +604,12 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--idle", type=int, default=60)
     ap.add_argument("--no-write", action="store_true", help="print only")
-    ap.add_argument("--only", choices=["timing", "idle", "link", "handover", "sync", "web"],
+    ap.add_argument("--only", choices=["timing", "idle", "link", "handover", "sync", "web",
+                                       "arbiter"],
                     default=None,
-                    help="link / handover / sync / web run only when named (bench/link.py, "
-                         "bench/handover.py, bench/sync.py, bench/web.py)")
+                    help="link / handover / sync / web / arbiter run only when named "
+                         "(bench/link.py, bench/handover.py, bench/sync.py, bench/web.py, "
+                         "bench/arbiter.py)")
     ap.add_argument("--web-seconds", type=int, default=60,
                     help="seconds of 50 scrapes a second for --only web")
     ap.add_argument("--handover-runs", type=int, default=10,
@@ -644,6 +646,16 @@ def main():
         print(text)
         if not args.no_write:
             web.write_doc(text)
+        return
+    if args.only == "arbiter":
+        import arbiter
+        etcd = sh("etcd", "--version", check=False).splitlines()
+        text = (f"Run {started:%Y-%m-%d %H:%M} UTC on `{os.uname().nodename}`: nproc "
+                f"{os.cpu_count()}, kernel {os.uname().release}, "
+                f"{etcd[0] if etcd else 'etcd'}. " + arbiter.run(args.reps))
+        print(text)
+        if not args.no_write:
+            arbiter.write_doc(text)
         return
     if args.only == "sync":
         import sync
