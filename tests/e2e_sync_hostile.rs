@@ -16,7 +16,7 @@ mod e2e;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use baton::sync::message::{self as sm, DATA, MANIFEST, OFFER};
+use baton::sync::message::{self as sm, DATA, Data, MANIFEST, Msg, OFFER};
 use baton::sync::tree::{Entry, Kind, Manifest};
 
 use e2e::DEADLINE;
@@ -251,23 +251,29 @@ fn a_hostile_source_is_refused_counted_and_the_copy_stays_whole() {
 /// past the allowance, is dropped there and never waits for the worker.
 #[test]
 fn a_source_past_the_window_without_credit_is_refused() {
+    // File data before the victim asked for any: its window is still zero. The data rides
+    // in the manifest's own TLS record, so the victim reads both at once, before its Want
+    // can have opened the window; a honest source waits for the Want.
     let mut v = victim("sync_window");
-    let files: Vec<Vec<u8>> = (0..4).map(|i| noise(512 << 10, 900 + i)).collect();
+    let files: Vec<Vec<u8>> = (0..4).map(|i| noise(64 << 10, 900 + i)).collect();
     let entries: Vec<Entry> = files
         .iter()
         .enumerate()
         .map(|(i, b)| file(&format!("f{i}.bin"), b))
         .collect();
-    let o = v.refuses(
-        "over the window",
-        &["over_window"],
-        Play::data(300, entries, AfterWant::Abort, move |w| {
-            w.files
-                .iter()
-                .zip(&files)
-                .flat_map(|(&i, b)| chunks(w.transfer, i, b))
-                .collect()
-        }),
-    );
+    let first = files[0][..512].to_vec();
+    let mut play = Play::data(300, entries, AfterWant::Abort, |_| Vec::new());
+    play.early = Some(Box::new(move |transfer| {
+        vec![
+            Msg::Data(Data {
+                transfer,
+                index: 0,
+                offset: 0,
+                bytes: first,
+            })
+            .encode(),
+        ]
+    }));
+    let o = v.refuses("over the window", &["over_window"], play);
     assert!(o.abort.is_some(), "{o:#?}");
 }

@@ -197,6 +197,8 @@ pub enum AfterWant {
 }
 
 type Frames = Box<dyn FnOnce(&Want) -> Vec<(u16, Vec<u8>)> + Send>;
+/// Frames for the transfer the victim pulled, sent in the manifest's own TLS record.
+type Early = Box<dyn FnOnce(u32) -> Vec<(u16, Vec<u8>)> + Send>;
 
 pub struct Play {
     pub generation: u64,
@@ -205,6 +207,9 @@ pub struct Play {
     pub digest: Option<String>,
     pub after: AfterWant,
     pub frames: Option<Frames>,
+    /// Sent with the manifest page in one write, so that the victim reads them in the same
+    /// TLS record, before it can have asked for anything.
+    pub early: Option<Early>,
     /// Frames sent instead of any offer (garbage).
     pub garbage: Vec<(u16, Vec<u8>)>,
 }
@@ -217,6 +222,7 @@ impl Play {
             digest: None,
             after: AfterWant::NoWant,
             frames: None,
+            early: None,
             garbage: Vec::new(),
         }
     }
@@ -293,7 +299,9 @@ pub async fn play(id_dir: PathBuf, dir: String, p: Play) -> Outcome {
             transfer,
             entries: p.entries.clone(),
         });
-        peer.send(&page).await;
+        let mut first = vec![page.encode()];
+        first.extend(p.early.map(|f| f(transfer)).unwrap_or_default());
+        peer.burst(&first).await;
         if p.after != AfterWant::NoWant {
             let want = peer
                 .wait(ANSWER, |m| match m {
