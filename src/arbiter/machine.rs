@@ -102,10 +102,6 @@ impl Arbiter {
         }
     }
 
-    pub fn config(&self) -> &ArbiterConfig {
-        &self.cfg
-    }
-
     /// Takes one input at `now`; drain [`Arbiter::poll`] afterwards.
     pub fn handle(&mut self, now: Instant, input: Input) {
         self.started = true;

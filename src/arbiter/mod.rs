@@ -112,7 +112,7 @@ pub enum Reply {
 }
 
 /// The current leader of an election.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leader {
     pub key: String,
     /// The leader's node name.

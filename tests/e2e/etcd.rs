@@ -21,7 +21,6 @@
 
 use std::cell::Cell;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -381,27 +380,7 @@ impl Etcd {
     }
 
     fn nft(&self, script: &str) {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.hub, "nft", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                child
-                    .stdin
-                    .take()
-                    .expect("nft stdin")
-                    .write_all(script.as_bytes())?;
-                child.wait_with_output()
-            })
-            .expect("run nft (is nftables installed?)");
-        assert!(
-            out.status.success(),
-            "nft -f in {}: {}\n{script}",
-            self.hub,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::e2e::link::nft_script(&self.hub, script);
     }
 
     /// Drops, on the bridge, every frame between the ports `from` and `to` (both ways).

@@ -264,6 +264,11 @@ pub fn block_tcp_port(ns: &str, port: u16) {
          chain output {{ type filter hook output priority 0; tcp dport {port} drop; tcp sport {port} drop; }}\n\
          }}\n"
     );
+    nft_script(ns, &rules);
+}
+
+/// Runs an nftables script (`nft -f -`) inside namespace `ns`; panics with nft's error.
+pub fn nft_script(ns: &str, script: &str) {
     let out = Command::new("ip")
         .args(["netns", "exec", ns, "nft", "-f", "-"])
         .stdin(std::process::Stdio::piped())
@@ -275,13 +280,13 @@ pub fn block_tcp_port(ns: &str, port: u16) {
                 .stdin
                 .take()
                 .expect("nft stdin")
-                .write_all(rules.as_bytes())?;
+                .write_all(script.as_bytes())?;
             child.wait_with_output()
         })
         .expect("run nft (is nftables installed?)");
     assert!(
         out.status.success(),
-        "nft -f in {ns}: {}",
+        "nft -f in {ns}: {}\n{script}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

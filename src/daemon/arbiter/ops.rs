@@ -48,12 +48,16 @@ pub async fn keep_alive(mut client: Client, lease: i64) -> EtcdResult<Reply> {
     }
 }
 
-fn leader_query(election: &str) -> TxnOp {
-    let first = GetOptions::new()
+/// The leader's read: the key under the election with the lowest create revision.
+fn first_by_create() -> GetOptions {
+    GetOptions::new()
         .with_prefix()
         .with_sort(SortTarget::Create, SortOrder::Ascend)
-        .with_limit(1);
-    TxnOp::get(election, Some(first))
+        .with_limit(1)
+}
+
+fn leader_query(election: &str) -> TxnOp {
+    TxnOp::get(election, Some(first_by_create()))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -108,11 +112,7 @@ pub async fn campaign(
 
 /// The election's leader and the store revision it was read at.
 pub async fn leader(mut client: Client, election: &str) -> EtcdResult<(Option<Leader>, i64)> {
-    let first = GetOptions::new()
-        .with_prefix()
-        .with_sort(SortTarget::Create, SortOrder::Ascend)
-        .with_limit(1);
-    let r = client.get(election, Some(first)).await?;
+    let r = client.get(election, Some(first_by_create())).await?;
     let read = r.header().map(|h| h.revision()).unwrap_or(0);
     Ok((leader_of(r.kvs().first()), read))
 }
